@@ -1,0 +1,126 @@
+import { ConfigError } from "./errors.ts";
+import { parseResourceId, type ResourceId } from "./resource-id.ts";
+
+export type OutputFormat = "events" | "records";
+export type OutputCompression = "gzip" | "none";
+
+/** Everything the function needs to know, parsed and validated once at cold start. */
+export interface Config {
+  /** Resource id used when no prefix of the map matches the source key. */
+  readonly resourceId: ResourceId | undefined;
+  /** Source key prefix → resource id, longest prefix first. */
+  readonly resourceIdMap: readonly (readonly [prefix: string, id: ResourceId])[];
+  /** Output bucket; `undefined` means the source object's own bucket. */
+  readonly outputBucket: string | undefined;
+  readonly outputPrefix: string;
+  readonly outputFormat: OutputFormat;
+  readonly outputCompression: OutputCompression;
+  readonly includeHeartbeats: boolean;
+  readonly s3ForcePathStyle: boolean;
+  /** Records decrypted at the same time within one object (output order is kept). */
+  readonly decryptConcurrency: number;
+  /** Plaintext data keys kept in memory, across objects of one warm container. */
+  readonly dataKeyCacheSize: number;
+  /** How long a cached data key may be reused, in milliseconds. */
+  readonly dataKeyCacheTtlMs: number;
+  /** Largest accepted raw record (the outer JSON), in bytes. */
+  readonly maxRecordBytes: number;
+  /** Multipart upload part size, in bytes. */
+  readonly uploadPartBytes: number;
+  /** Parts uploaded at the same time. */
+  readonly uploadQueueSize: number;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/**
+ * Reads and validates the function's configuration from environment variables.
+ * @throws ConfigError naming the variable when a value is missing or malformed.
+ */
+export function loadConfig(env: Env): Config {
+  const resourceId = optional(env, "DAS_RESOURCE_ID", (raw) => parseResourceId(raw, "DAS_RESOURCE_ID"));
+  const resourceIdMap = optional(env, "DAS_RESOURCE_ID_MAP", parseResourceIdMap) ?? [];
+  if (resourceId === undefined && resourceIdMap.length === 0) {
+    throw new ConfigError(
+      "DAS_RESOURCE_ID",
+      "is required (a cluster-… or db-… resource id) unless DAS_RESOURCE_ID_MAP is set",
+    );
+  }
+  const outputBucket = optional(env, "OUTPUT_BUCKET", (raw) => raw);
+  const outputPrefix = env.OUTPUT_PREFIX ?? "decrypted/";
+  if (outputPrefix === "" && outputBucket === undefined) {
+    throw new ConfigError(
+      "OUTPUT_PREFIX",
+      "must not be empty when OUTPUT_BUCKET is not set (it would overwrite the source)",
+    );
+  }
+  return Object.freeze({
+    resourceId,
+    resourceIdMap: Object.freeze(resourceIdMap),
+    outputBucket,
+    outputPrefix,
+    outputFormat: oneOf(env, "OUTPUT_FORMAT", ["events", "records"] as const, "events"),
+    outputCompression: oneOf(env, "OUTPUT_COMPRESSION", ["gzip", "none"] as const, "gzip"),
+    includeHeartbeats: bool(env, "INCLUDE_HEARTBEATS", false),
+    s3ForcePathStyle: bool(env, "S3_FORCE_PATH_STYLE", false),
+    decryptConcurrency: int(env, "DECRYPT_CONCURRENCY", 16, 1, 256),
+    dataKeyCacheSize: int(env, "DATA_KEY_CACHE_SIZE", 1000, 1, 100_000),
+    dataKeyCacheTtlMs: int(env, "DATA_KEY_CACHE_TTL_SECONDS", 300, 1, 86_400) * 1000,
+    maxRecordBytes: int(env, "MAX_RECORD_BYTES", 4 * 1024 * 1024, 1024, 64 * 1024 * 1024),
+    uploadPartBytes: int(env, "UPLOAD_PART_SIZE_MB", 8, 5, 512) * 1024 * 1024,
+    uploadQueueSize: int(env, "UPLOAD_QUEUE_SIZE", 4, 1, 16),
+  });
+}
+
+function optional<T>(env: Env, name: string, parse: (raw: string) => T): T | undefined {
+  const raw = env[name]?.trim();
+  return raw === undefined || raw === "" ? undefined : parse(raw);
+}
+
+function oneOf<const T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
+  const raw = optional(env, name, (value) => value.toLowerCase());
+  if (raw === undefined) return fallback;
+  const found = allowed.find((value) => value === raw);
+  if (found === undefined) throw new ConfigError(name, `must be one of ${allowed.join(", ")} (got "${raw}")`);
+  return found;
+}
+
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  return oneOf(env, name, ["true", "false"] as const, fallback ? "true" : "false") === "true";
+}
+
+function int(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = optional(env, name, (value) => value);
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(name, `must be a whole number from ${min} to ${max} (got "${raw}")`);
+  }
+  return value;
+}
+
+function parseResourceIdMap(raw: string): [string, ResourceId][] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new ConfigError(
+      "DAS_RESOURCE_ID_MAP",
+      'must be a JSON object like {"raw/cluster-a/": "cluster-…"}',
+    );
+  }
+  if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
+    throw new ConfigError(
+      "DAS_RESOURCE_ID_MAP",
+      'must be a JSON object like {"raw/cluster-a/": "cluster-…"}',
+    );
+  }
+  const entries = Object.entries(parsed).map(([prefix, id]): [string, ResourceId] => {
+    if (typeof id !== "string") {
+      throw new ConfigError("DAS_RESOURCE_ID_MAP", `value for prefix "${prefix}" must be a string`);
+    }
+    return [prefix, parseResourceId(id, `DAS_RESOURCE_ID_MAP["${prefix}"]`)];
+  });
+  // Longest prefix first, so the first match is the most specific one.
+  return entries.sort(([a], [b]) => b.length - a.length);
+}

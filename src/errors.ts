@@ -1,0 +1,152 @@
+/** Where an error happened: the object and, when known, the record inside it. */
+export interface ErrorLocation {
+  bucket?: string;
+  key?: string;
+  /** Zero-based position of the record in the object. */
+  recordIndex?: number;
+  /** Byte offset of the record in the (decompressed) object. */
+  byteOffset?: number;
+}
+
+interface DasDecryptErrorOptions extends ErrorLocation {
+  cause?: unknown;
+  retryable?: boolean;
+}
+
+/**
+ * Base of every error this project throws. `retryable` tells the edge whether running the same
+ * work again may succeed (throttling, a network fault) or never will (bad input, bad config).
+ * Messages never contain plaintext, data keys or ciphertext: only names, counts and positions.
+ */
+export class DasDecryptError extends Error {
+  readonly retryable: boolean;
+  readonly bucket: string | undefined;
+  readonly key: string | undefined;
+  readonly recordIndex: number | undefined;
+  readonly byteOffset: number | undefined;
+
+  constructor(message: string, options: DasDecryptErrorOptions = {}) {
+    super(withLocation(message, options), options.cause === undefined ? {} : { cause: options.cause });
+    this.name = "DasDecryptError";
+    this.retryable = options.retryable ?? false;
+    this.bucket = options.bucket;
+    this.key = options.key;
+    this.recordIndex = options.recordIndex;
+    this.byteOffset = options.byteOffset;
+  }
+}
+
+/** A configuration variable is missing or malformed; raised at cold start. */
+export class ConfigError extends DasDecryptError {
+  readonly variable: string;
+
+  constructor(variable: string, problem: string) {
+    super(`${variable} ${problem}`);
+    this.name = "ConfigError";
+    this.variable = variable;
+  }
+}
+
+/** The invocation event is not one of the shapes the handler accepts. */
+export class EventShapeError extends DasDecryptError {
+  constructor(message: string) {
+    super(message);
+    this.name = "EventShapeError";
+  }
+}
+
+/** A record (or the bytes where a record should be) cannot be turned into activity events. */
+export class RecordError extends DasDecryptError {
+  /** Short machine-readable reason, e.g. `invalid-json`, `kms-invalid-ciphertext`. */
+  readonly reason: string;
+
+  constructor(reason: string, message: string, options: DasDecryptErrorOptions = {}) {
+    super(message, options);
+    this.name = "RecordError";
+    this.reason = reason;
+  }
+}
+
+/** A call to S3 or KMS failed; `retryable` comes from {@link isRetryableAwsError}. */
+export class AwsCallError extends DasDecryptError {
+  readonly operation: string;
+  readonly errorName: string;
+
+  constructor(operation: string, cause: unknown, options: ErrorLocation = {}) {
+    const errorName = cause instanceof Error ? cause.name : "UnknownError";
+    super(`${operation} failed: ${errorName}`, { ...options, cause, retryable: isRetryableAwsError(cause) });
+    this.name = "AwsCallError";
+    this.operation = operation;
+    this.errorName = errorName;
+  }
+}
+
+/** The invocation is about to run out of time; the work was stopped cleanly and can be retried. */
+export class DeadlineError extends DasDecryptError {
+  constructor(options: ErrorLocation = {}) {
+    super("stopped before the Lambda deadline; no output was written", { ...options, retryable: true });
+    this.name = "DeadlineError";
+  }
+}
+
+const PERMANENT_AWS_ERRORS = new Set([
+  "AccessDenied",
+  "AccessDeniedException",
+  "NoSuchBucket",
+  "NoSuchKey",
+  "NotFound",
+  "InvalidCiphertextException",
+  "IncorrectKeyException",
+  "InvalidKeyUsageException",
+  "DisabledException",
+  "KeyUnavailableException",
+  "NotFoundException",
+  "ValidationException",
+  "InvalidGrantTokenException",
+]);
+
+const TRANSIENT_NETWORK_CODES = new Set([
+  "ECONNRESET",
+  "ECONNREFUSED",
+  "EPIPE",
+  "ETIMEDOUT",
+  "EAI_AGAIN",
+  "ENOTFOUND",
+  "ERR_STREAM_PREMATURE_CLOSE",
+  "ECONNABORTED",
+]);
+
+interface AwsErrorShape {
+  name?: unknown;
+  code?: unknown;
+  $retryable?: unknown;
+  $fault?: unknown;
+  $metadata?: { httpStatusCode?: unknown };
+}
+
+/**
+ * The one place that decides whether an AWS SDK (or socket) error is worth retrying. It reads the
+ * SDK's own `$retryable` and `$fault` markers and the error name; it never looks at message text.
+ */
+export function isRetryableAwsError(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  if (error instanceof DasDecryptError) return error.retryable;
+  const shape = error as AwsErrorShape;
+  if (typeof shape.name === "string" && PERMANENT_AWS_ERRORS.has(shape.name)) return false;
+  if (shape.$retryable !== undefined && shape.$retryable !== null) return true;
+  if (shape.$fault === "server") return true;
+  const status = shape.$metadata?.httpStatusCode;
+  if (typeof status === "number" && (status >= 500 || status === 429)) return true;
+  if (typeof shape.code === "string" && TRANSIENT_NETWORK_CODES.has(shape.code)) return true;
+  const name = typeof shape.name === "string" ? shape.name : "";
+  return /Throttl|TimeoutError|RequestTimeout|SlowDown|InternalError|ServiceUnavailable/.test(name);
+}
+
+function withLocation(message: string, at: ErrorLocation): string {
+  const parts: string[] = [];
+  if (at.bucket !== undefined && at.key !== undefined) parts.push(`s3://${at.bucket}/${at.key}`);
+  else if (at.key !== undefined) parts.push(at.key);
+  if (at.recordIndex !== undefined) parts.push(`record ${at.recordIndex}`);
+  if (at.byteOffset !== undefined) parts.push(`byte ${at.byteOffset}`);
+  return parts.length === 0 ? message : `${parts.join(", ")}: ${message}`;
+}
