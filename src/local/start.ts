@@ -1,0 +1,125 @@
+/**
+ * `npm start`: the whole product on this machine, no AWS account. Starts a local S3 and KMS, writes
+ * Firehose objects of encrypted DAS records for four engines under `raw/`, delivers each S3
+ * notification to the real handler, and reports what was decrypted. Copies of the raw and the
+ * decrypted objects are left under `.local/sample/`.
+ */
+import { mkdir, rm, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { gunzipSync } from "node:zlib";
+import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+import { createHandler } from "../handler.ts";
+import type { ObjectSummary } from "../process-object.ts";
+import type { Engine } from "./das-events.ts";
+import { buildFirehoseObject, type FixtureOptions } from "./fixtures.ts";
+import { s3Notification, startLocalStack } from "./stack.ts";
+import { summarizeEvents } from "./summarize-events.ts";
+
+const BUCKET = "das-audit-local";
+const OUT_DIR = ".local/sample";
+
+const STREAMS: { engine: Engine; resourceId: string }[] = [
+  { engine: "aurora-postgresql", resourceId: "cluster-P74MFUJBI3PYA2N5L22YVVX3VY" },
+  { engine: "aurora-mysql", resourceId: "cluster-7QXWJ3M2KDLA5RTB6YHNGZ4CUE" },
+  { engine: "oracle", resourceId: "db-KBKJGYAAF5QT253EYKEI37WBCY" },
+  { engine: "sqlserver", resourceId: "db-R2D5N6VXQ3JMW7T4PLKB5YHC2A" },
+];
+
+/** Two objects per stream, covering both suites, both delimiters, GZIP, key rotation and heartbeats. */
+const OBJECTS: Omit<FixtureOptions, "engine" | "resourceId">[] = [
+  {
+    records: 120,
+    eventsPerRecord: 1,
+    suite: "unsigned",
+    delimiter: "none",
+    heartbeatEvery: 20,
+    rotateKeyEvery: 50,
+  },
+  { records: 60, eventsPerRecord: 5, suite: "signed", delimiter: "newline", gzip: true, heartbeatEvery: 15 },
+];
+
+async function main(): Promise<void> {
+  const stack = await startLocalStack({ kms: { seed: "npm-start" } });
+  try {
+    stack.createBucket(BUCKET);
+    const map = Object.fromEntries(STREAMS.map(({ engine, resourceId }) => [`raw/${engine}/`, resourceId]));
+    // The per-object log lines are summarized below instead; warnings and errors still print.
+    process.env.POWERTOOLS_LOG_LEVEL ??= "WARN";
+    const handler = createHandler({ ...stack.env, DAS_RESOURCE_ID_MAP: JSON.stringify(map) });
+    await rm(OUT_DIR, { recursive: true, force: true });
+    console.log(`local S3  ${stack.s3Endpoint}  bucket ${BUCKET}`);
+    console.log(`local KMS ${stack.kms.endpoint}  key ${stack.kms.keyArn}\n`);
+
+    const lines: Record<string, unknown>[] = [];
+    const summaries: ObjectSummary[] = [];
+    let n = 0;
+    for (const { engine, resourceId } of STREAMS) {
+      for (const options of OBJECTS) {
+        n += 1;
+        const key = firehoseKey(engine, n);
+        const fixture = await buildFirehoseObject(stack.kmsClient, stack.kms.keyArn, {
+          ...options,
+          engine,
+          resourceId,
+          seed: n,
+        });
+        await stack.s3Client.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: fixture.body }));
+        await saveCopy(key, fixture.body);
+        const result = await handler(s3Notification(BUCKET, key, "", fixture.body.length));
+        if (!("objects" in result)) throw new Error("unexpected handler result");
+        for (const summary of result.objects) {
+          summaries.push(summary);
+          const output = await download(stack, summary.outputBucket, summary.outputKey);
+          await saveCopy(summary.outputKey, output);
+          const text = gunzipSync(output).toString("utf8");
+          for (const line of text.split("\n"))
+            if (line !== "") lines.push(JSON.parse(line) as Record<string, unknown>);
+          console.log(
+            `s3://${BUCKET}/${key}\n  → s3://${summary.outputBucket}/${summary.outputKey}` +
+              `  (${summary.records} records, ${summary.events} events, ${summary.heartbeatsDropped} heartbeats dropped,` +
+              ` ${summary.kmsCalls} KMS calls, ${summary.ms} ms)`,
+          );
+        }
+      }
+    }
+    console.log(`\n${summarizeEvents(lines)}`);
+    const totals = summaries.reduce(
+      (sum, s) => ({ records: sum.records + s.records, kms: sum.kms + s.kmsCalls }),
+      { records: 0, kms: 0 },
+    );
+    console.log(
+      `\n${summaries.length} objects, ${totals.records} records, ${lines.length} events, ${totals.kms} KMS Decrypt calls`,
+    );
+    console.log(`copies of the raw and decrypted objects: ${join(process.cwd(), OUT_DIR)}/`);
+  } finally {
+    await stack.stop();
+  }
+}
+
+function firehoseKey(engine: Engine, n: number): string {
+  const hour = `2026/11/25/${String(9 + (n % 3)).padStart(2, "0")}`;
+  const stamp = `2026-11-25-${String(9 + (n % 3)).padStart(2, "0")}-0${n % 6}-1${n % 10}`;
+  return `raw/${engine}/${hour}/das-${engine}-1-${stamp}-6f1c2a3b-0000-4000-8000-00000000000${n % 10}`;
+}
+
+async function saveCopy(key: string, body: Buffer): Promise<void> {
+  const path = join(OUT_DIR, key);
+  await mkdir(dirname(path), { recursive: true });
+  await writeFile(path, body);
+}
+
+async function download(
+  stack: Awaited<ReturnType<typeof startLocalStack>>,
+  bucket: string,
+  key: string,
+): Promise<Buffer> {
+  const answer = await stack.s3Client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  return Buffer.from(
+    await (answer.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray(),
+  );
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});
