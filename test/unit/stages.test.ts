@@ -1,0 +1,201 @@
+import { gzipSync } from "node:zlib";
+import { describe, expect, test } from "vitest";
+import { DataKeyCache } from "../../src/data-key-cache.ts";
+import { gunzipIfCompressed } from "../../src/decompress.ts";
+import { RecordError } from "../../src/errors.ts";
+import { formatLines } from "../../src/format-lines.ts";
+import { mapOrdered } from "../../src/map-ordered.ts";
+import { isOutputKey, outputKeyFor } from "../../src/output-key.ts";
+import { type DecryptedRecord, decodeBase64 } from "../../src/record-decryptor.ts";
+
+async function collect<T>(source: AsyncIterable<T>): Promise<T[]> {
+  const items: T[] = [];
+  for await (const item of source) items.push(item);
+  return items;
+}
+
+async function* chunked(bytes: Buffer, size: number): AsyncGenerator<Buffer> {
+  for (let at = 0; at < bytes.length; at += size) yield bytes.subarray(at, at + size);
+}
+
+describe("outputKeyFor", () => {
+  test("mirrors the key under the prefix, swapping a trailing .gz for the output's own", () => {
+    const gzip = { outputPrefix: "decrypted/", outputCompression: "gzip" } as const;
+    const none = { outputPrefix: "decrypted/", outputCompression: "none" } as const;
+    expect(outputKeyFor("raw/2026/11/25/10/s-1-x.gz", gzip)).toBe("decrypted/raw/2026/11/25/10/s-1-x.gz");
+    expect(outputKeyFor("raw/2026/11/25/10/s-1-x", gzip)).toBe("decrypted/raw/2026/11/25/10/s-1-x.gz");
+    expect(outputKeyFor("raw/s-1-x.gz", none)).toBe("decrypted/raw/s-1-x");
+  });
+
+  test("keys under the output prefix of the same bucket are output keys", () => {
+    const config = { outputBucket: undefined, outputPrefix: "decrypted/" };
+    expect(isOutputKey("b", "decrypted/raw/x.gz", config)).toBe(true);
+    expect(isOutputKey("b", "raw/x.gz", config)).toBe(false);
+    expect(isOutputKey("b", "decrypted/raw/x.gz", { ...config, outputBucket: "other" })).toBe(false);
+  });
+});
+
+describe("decodeBase64", () => {
+  test("accepts padded and unpadded base64", () => {
+    expect(decodeBase64("AQID", "f")).toEqual(Buffer.from([1, 2, 3]));
+    expect(decodeBase64("AQI=", "f")).toEqual(Buffer.from([1, 2]));
+    expect(decodeBase64("AQ", "f")).toEqual(Buffer.from([1]));
+  });
+  test.each(["AQ*D", "A", "AQID!!!!", "AQ ID"])(
+    "rejects %j, which Node's decoder would silently skip",
+    (text) => {
+      expect(() => decodeBase64(text, "key")).toThrow(RecordError);
+    },
+  );
+});
+
+describe("gunzipIfCompressed", () => {
+  const plain = Buffer.from('{"a":1}{"b":2}\n'.repeat(50));
+  test("passes plain bytes through untouched", async () => {
+    for (const size of [1, 2, 7, plain.length]) {
+      expect(Buffer.concat(await collect(gunzipIfCompressed(chunked(plain, size))))).toEqual(plain);
+    }
+  });
+  test("gunzips by magic bytes, including concatenated members, at any chunk size", async () => {
+    const compressed = Buffer.concat([gzipSync(plain.subarray(0, 100)), gzipSync(plain.subarray(100))]);
+    for (const size of [1, 2, 5, compressed.length]) {
+      expect(Buffer.concat(await collect(gunzipIfCompressed(chunked(compressed, size))))).toEqual(plain);
+    }
+  });
+  test("an empty object yields nothing", async () => {
+    expect(await collect(gunzipIfCompressed(chunked(Buffer.alloc(0), 1)))).toEqual([]);
+  });
+  test("a cut-off GZIP object fails instead of hanging", async () => {
+    const cut = gzipSync(plain).subarray(0, 40);
+    await expect(collect(gunzipIfCompressed(chunked(cut, 8)))).rejects.toThrow(/unexpected end of file/);
+  });
+});
+
+describe("mapOrdered", () => {
+  test("keeps input order with calls finishing out of order, never more than the limit in flight", async () => {
+    let inFlight = 0;
+    let peak = 0;
+    const results = await collect(
+      mapOrdered(chunkless([5, 1, 4, 2, 3, 0, 6]), 3, async (n) => {
+        inFlight += 1;
+        peak = Math.max(peak, inFlight);
+        await new Promise((resolve) => setTimeout(resolve, n * 3));
+        inFlight -= 1;
+        return n * 10;
+      }),
+    );
+    expect(results).toEqual([50, 10, 40, 20, 30, 0, 60]);
+    expect(peak).toBe(3);
+  });
+  test("a rejected call surfaces in order", async () => {
+    const seen: number[] = [];
+    const run = async () => {
+      for await (const n of mapOrdered(chunkless([1, 2, 3]), 2, async (n) => {
+        if (n === 2) throw new Error("two");
+        return n;
+      }))
+        seen.push(n);
+    };
+    await expect(run()).rejects.toThrow("two");
+    expect(seen).toEqual([1]);
+  });
+});
+
+async function* chunkless<T>(items: T[]): AsyncGenerator<T> {
+  yield* items;
+}
+
+describe("DataKeyCache", () => {
+  test("concurrent lookups of one key share a single load", async () => {
+    const cache = new DataKeyCache<string>({ maxEntries: 10, ttlMs: 1000 });
+    const stats = { loads: 0, hits: 0 };
+    let loads = 0;
+    const load = () => new Promise<string>((resolve) => setTimeout(() => resolve(`v${++loads}`), 5));
+    const values = await Promise.all(Array.from({ length: 20 }, () => cache.get("k", load, stats)));
+    expect(new Set(values)).toEqual(new Set(["v1"]));
+    expect(stats).toEqual({ loads: 1, hits: 19 });
+  });
+  test("evicts the least recently used entry past its bound", async () => {
+    const cache = new DataKeyCache<string>({ maxEntries: 2, ttlMs: 1000 });
+    const stats = { loads: 0, hits: 0 };
+    const load = (v: string) => () => Promise.resolve(v);
+    await cache.get("a", load("a"), stats);
+    await cache.get("b", load("b"), stats);
+    await cache.get("a", load("a"), stats); // a is now the most recent
+    await cache.get("c", load("c"), stats); // evicts b
+    expect(cache.size).toBe(2);
+    await cache.get("a", load("a"), stats);
+    await cache.get("b", load("b"), stats);
+    expect(stats).toEqual({ loads: 4, hits: 2 });
+  });
+  test("expires entries after the TTL and forgets failed loads", async () => {
+    let now = 0;
+    const cache = new DataKeyCache<string>({ maxEntries: 5, ttlMs: 100, now: () => now });
+    const stats = { loads: 0, hits: 0 };
+    await cache.get("a", () => Promise.resolve("a"), stats);
+    now = 150;
+    await cache.get("a", () => Promise.resolve("a2"), stats);
+    await expect(cache.get("b", () => Promise.reject(new Error("throttled")), stats)).rejects.toThrow(
+      "throttled",
+    );
+    await expect(cache.get("b", () => Promise.resolve("b"), stats)).resolves.toBe("b");
+    expect(stats).toEqual({ loads: 4, hits: 0 });
+  });
+});
+
+describe("formatLines", () => {
+  const record = (index: number, list: Record<string, unknown>[], cluster = true): DecryptedRecord => {
+    const inner = {
+      type: "DatabaseActivityMonitoringRecord",
+      ...(cluster ? { clusterId: "cluster-A" } : {}),
+      instanceId: "db-B",
+      databaseActivityEventList: list,
+    };
+    return { index, offset: 0, rawBytes: 0, text: JSON.stringify(inner), record: inner };
+  };
+  const input = [
+    record(0, [{ type: "record", command: "SELECT", exitCode: null }, { type: "heartbeat" }]),
+    record(1, [{}], false),
+  ];
+
+  test("events: each event's fields untouched, then clusterId when present and instanceId", async () => {
+    const counts = { records: 0, events: 0, heartbeatsDropped: 0, bytesOut: 0 };
+    const out = Buffer.concat(
+      await collect(formatLines(chunkless(input), { format: "events", includeHeartbeats: false }, counts)),
+    );
+    expect(out.toString()).toBe(
+      '{"type":"record","command":"SELECT","exitCode":null,"clusterId":"cluster-A","instanceId":"db-B"}\n{"instanceId":"db-B"}\n',
+    );
+    expect(counts).toEqual({ records: 2, events: 2, heartbeatsDropped: 1, bytesOut: out.length });
+  });
+
+  test("events with heartbeats kept", async () => {
+    const counts = { records: 0, events: 0, heartbeatsDropped: 0, bytesOut: 0 };
+    const out = Buffer.concat(
+      await collect(formatLines(chunkless(input), { format: "events", includeHeartbeats: true }, counts)),
+    );
+    expect(out.toString().split("\n")[1]).toBe(
+      '{"type":"heartbeat","clusterId":"cluster-A","instanceId":"db-B"}',
+    );
+    expect(counts.events).toBe(3);
+  });
+
+  test("records: one line per decrypted record, exactly its text", async () => {
+    const counts = { records: 0, events: 0, heartbeatsDropped: 0, bytesOut: 0 };
+    const out = Buffer.concat(
+      await collect(formatLines(chunkless(input), { format: "records", includeHeartbeats: false }, counts)),
+    );
+    expect(out.toString()).toBe(`${input[0]?.text}\n${input[1]?.text}\n`);
+  });
+
+  test("batches lines into chunks of about the requested size", async () => {
+    const many = Array.from({ length: 100 }, (_, i) => record(i, [{ type: "record", n: i }]));
+    const counts = { records: 0, events: 0, heartbeatsDropped: 0, bytesOut: 0 };
+    const chunks = await collect(
+      formatLines(chunkless(many), { format: "events", includeHeartbeats: false, chunkBytes: 1000 }, counts),
+    );
+    expect(chunks.length).toBeGreaterThan(5);
+    expect(chunks.length).toBeLessThan(20);
+    expect(Buffer.concat(chunks).toString().split("\n").length).toBe(101);
+  });
+});
