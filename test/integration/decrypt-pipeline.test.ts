@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest";
 import { AwsCallError } from "../../src/errors.ts";
 import type { Engine } from "../../src/local/das-events.ts";
-import { buildFirehoseObject, expectedEventLines, type FixtureOptions } from "../../src/local/fixtures.ts";
+import { buildFirehoseObject, expectedEventLines, type FixtureOptions, type SuiteName } from "../../src/local/fixtures.ts";
 import { encodeS3Key, type LocalStack, s3Notification, startLocalStack } from "../../src/local/stack.ts";
 import { getBytes, handlerFor, headMetadata, listKeys, putObject, readLines } from "../support/harness.ts";
 
@@ -33,7 +33,7 @@ function kmsDecrypts(): number {
 }
 
 describe("the handler decrypts Firehose objects of every engine into mirrored NDJSON", () => {
-  const cases: [Engine, FixtureOptions["suite"], FixtureOptions["delimiter"], boolean][] = [
+  const cases: [Engine, SuiteName, "none" | "newline", boolean][] = [
     ["aurora-postgresql", "unsigned", "none", false],
     ["aurora-postgresql", "signed", "newline", true],
     ["aurora-mysql", "signed", "none", true],
