@@ -1,7 +1,12 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest";
 import { AwsCallError } from "../../src/errors.ts";
 import type { Engine } from "../../src/local/das-events.ts";
-import { buildFirehoseObject, expectedEventLines, type FixtureOptions, type SuiteName } from "../../src/local/fixtures.ts";
+import {
+  buildFirehoseObject,
+  expectedEventLines,
+  type FixtureOptions,
+  type SuiteName,
+} from "../../src/local/fixtures.ts";
 import { encodeS3Key, type LocalStack, s3Notification, startLocalStack } from "../../src/local/stack.ts";
 import { getBytes, handlerFor, headMetadata, listKeys, putObject, readLines } from "../support/harness.ts";
 
