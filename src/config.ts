@@ -29,6 +29,12 @@ export interface Config {
   readonly uploadPartBytes: number;
   /** Parts uploaded at the same time. */
   readonly uploadQueueSize: number;
+  /** Quarantine key = this + source key (a trailing `.gz` dropped); same bucket as the output. */
+  readonly quarantinePrefix: string;
+  /** Bad records one object may quarantine; past this the whole object fails. */
+  readonly maxQuarantinedRecords: number;
+  /** CloudWatch namespace of the embedded-metric-format metrics. */
+  readonly metricsNamespace: string;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -54,6 +60,16 @@ export function loadConfig(env: Env): Config {
       "must not be empty when OUTPUT_BUCKET is not set (it would overwrite the source)",
     );
   }
+  const quarantinePrefix = env.QUARANTINE_PREFIX ?? "quarantine/";
+  const overlaps =
+    outputPrefix !== "" &&
+    (quarantinePrefix.startsWith(outputPrefix) || outputPrefix.startsWith(quarantinePrefix));
+  if (quarantinePrefix === "" || overlaps) {
+    throw new ConfigError(
+      "QUARANTINE_PREFIX",
+      `must be non-empty and must neither contain nor lie under OUTPUT_PREFIX (got "${quarantinePrefix}")`,
+    );
+  }
   return Object.freeze({
     resourceId,
     resourceIdMap: Object.freeze(resourceIdMap),
@@ -69,6 +85,9 @@ export function loadConfig(env: Env): Config {
     maxRecordBytes: int(env, "MAX_RECORD_BYTES", 4 * 1024 * 1024, 1024, 64 * 1024 * 1024),
     uploadPartBytes: int(env, "UPLOAD_PART_SIZE_MB", 8, 5, 512) * 1024 * 1024,
     uploadQueueSize: int(env, "UPLOAD_QUEUE_SIZE", 4, 1, 16),
+    quarantinePrefix,
+    maxQuarantinedRecords: int(env, "MAX_QUARANTINED_RECORDS", 1000, 0, 1_000_000),
+    metricsNamespace: optional(env, "POWERTOOLS_METRICS_NAMESPACE", (raw) => raw) ?? "DasDecrypt",
   });
 }
 

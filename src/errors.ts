@@ -89,12 +89,58 @@ export class DeadlineError extends DasDecryptError {
   }
 }
 
+/**
+ * KMS refused the data key of every record that reached it, and accepted none: the configured
+ * resource id (or its encryption context) is not the stream's. A configuration error, not bad data.
+ */
+export class ResourceIdMismatchError extends DasDecryptError {
+  /** The variable that chose the resource id, e.g. `DAS_RESOURCE_ID` or `DAS_RESOURCE_ID_MAP["raw/a/"]`. */
+  readonly variable: string;
+
+  constructor(variable: string, problem: string, options: ErrorLocation = {}) {
+    super(`${variable} looks wrong: ${problem}`, options);
+    this.name = "ResourceIdMismatchError";
+    this.variable = variable;
+  }
+}
+
+/** More records were bad than `MAX_QUARANTINED_RECORDS` allows: the object fails as a whole. */
+export class TooManyBadRecordsError extends DasDecryptError {
+  readonly quarantined: number;
+  readonly reasons: Readonly<Record<string, number>>;
+
+  constructor(quarantined: number, reasons: Record<string, number>, options: ErrorLocation = {}) {
+    const listed = Object.entries(reasons)
+      .map(([reason, count]) => `${reason}: ${count}`)
+      .join(", ");
+    super(
+      `${quarantined} bad records is over MAX_QUARANTINED_RECORDS (${listed}); nothing was written`,
+      options,
+    );
+    this.name = "TooManyBadRecordsError";
+    this.quarantined = quarantined;
+    this.reasons = reasons;
+  }
+}
+
+/** Records in did not equal records decrypted plus records quarantined: a bug, caught before commit. */
+export class AccountingError extends DasDecryptError {
+  constructor(recordsIn: number, decrypted: number, quarantined: number, options: ErrorLocation = {}) {
+    super(
+      `records in (${recordsIn}) != decrypted (${decrypted}) + quarantined (${quarantined}); the output was not committed`,
+      options,
+    );
+    this.name = "AccountingError";
+  }
+}
+
 const PERMANENT_AWS_ERRORS = new Set([
   "AccessDenied",
   "AccessDeniedException",
   "NoSuchBucket",
   "NoSuchKey",
   "NotFound",
+  "PreconditionFailed",
   "InvalidCiphertextException",
   "IncorrectKeyException",
   "InvalidKeyUsageException",

@@ -5,8 +5,10 @@ import { type Config, loadConfig } from "./config.ts";
 import { buildDataKeySource } from "./data-keys.ts";
 import { DasDecryptError, RecordError } from "./errors.ts";
 import { type ObjectRef, parseEvent } from "./events.ts";
+import { createMetrics, type ObjectMetrics, publishFailureMetrics, publishObjectMetrics } from "./metrics.ts";
 import { isOutputKey } from "./output-key.ts";
 import { type ObjectSummary, type ProcessDeps, processObject } from "./process-object.ts";
+import { isQuarantineKey } from "./quarantine.ts";
 import { buildRecordDecryptor } from "./record-decryptor.ts";
 import { createS3Store } from "./s3-store.ts";
 
@@ -37,6 +39,8 @@ const DEADLINE_MARGIN_MS = 5_000;
 
 export interface HandlerOptions {
   readonly logger?: Log;
+  /** Powertools Metrics (EMF on stdout) unless given. */
+  readonly metrics?: ObjectMetrics;
   readonly deps?: ProcessDeps;
 }
 
@@ -51,6 +55,7 @@ export function createHandler(
 ): DecryptHandler {
   const config = loadConfig(env);
   const logger = options.logger ?? new Logger({ serviceName: "das-decrypt" });
+  const metrics = options.metrics ?? createMetrics(config.metricsNamespace);
   const deps = options.deps ?? buildDeps(config);
 
   return async (event, context) => {
@@ -64,9 +69,18 @@ export function createHandler(
         logger.info("object skipped: it is under the output prefix", { bucket: ref.bucket, key: ref.key });
         continue;
       }
+      if (isQuarantineKey(ref.bucket, ref.key, config)) {
+        logger.info("object skipped: it is under the quarantine prefix", {
+          bucket: ref.bucket,
+          key: ref.key,
+        });
+        continue;
+      }
       try {
         const summary = await processObject(ref, deps, signal === undefined ? {} : { signal });
-        logger.info("object decrypted", { outcome: "decrypted", ...summary });
+        const outcome = summary.quarantined > 0 ? "decrypted-with-quarantine" : "decrypted";
+        logger.info("object decrypted", { outcome, ...summary });
+        publishObjectMetrics(metrics, summary);
         summaries.push(summary);
       } catch (error) {
         logger.error("object failed", {
@@ -75,6 +89,7 @@ export function createHandler(
           key: ref.key,
           ...describeError(error),
         });
+        publishFailureMetrics(metrics, ref, error);
         failures.push({ ref, error });
       }
     }

@@ -3,13 +3,15 @@ import { pipeline } from "node:stream/promises";
 import { createGzip } from "node:zlib";
 import type { Config } from "./config.ts";
 import type { DataKeyCacheStats } from "./data-key-cache.ts";
-import { gunzipIfCompressed } from "./decompress.ts";
-import { DasDecryptError, DeadlineError, type ErrorLocation, RecordError } from "./errors.ts";
+import { type GzipFailure, gunzipIfCompressed } from "./decompress.ts";
+import { AwsCallError, DasDecryptError, DeadlineError, type ErrorLocation, RecordError } from "./errors.ts";
 import type { ObjectRef } from "./events.ts";
 import { type FormatCounts, formatLines } from "./format-lines.ts";
 import { mapOrdered } from "./map-ordered.ts";
 import { outputKeyFor } from "./output-key.ts";
+import { type QuarantineEntry, QuarantineWriter, quarantineKeyFor } from "./quarantine.ts";
 import type { DecryptedRecord, RecordDecryptor } from "./record-decryptor.ts";
+import { RecordLedger } from "./record-ledger.ts";
 import { resolveResourceId } from "./resource-id.ts";
 import type { ObjectStore, PutTarget } from "./s3-store.ts";
 import { type RawPiece, splitRecords } from "./split-records.ts";
@@ -28,6 +30,14 @@ export interface ObjectSummary extends FormatCounts {
   readonly outputBucket: string;
   readonly outputKey: string;
   readonly sourceEtag: string;
+  /** Pieces cut from the object: records, plus runs of bytes where a record should have been. */
+  readonly recordsIn: number;
+  /** Pieces written to the quarantine object; `recordsIn` = `records` + `quarantined`. */
+  readonly quarantined: number;
+  /** Quarantined pieces by reason. */
+  readonly quarantineReasons: Readonly<Record<string, number>>;
+  /** Set when something was quarantined. */
+  readonly quarantineKey?: string;
   /** Bytes read from S3 (compressed, when the object is). */
   readonly bytesIn: number;
   /** Bytes written to S3 (after output compression). */
@@ -38,16 +48,27 @@ export interface ObjectSummary extends FormatCounts {
 }
 
 export interface ProcessOptions {
-  /** Aborting it stops the work, aborts the upload and makes the call reject with DeadlineError. */
+  /** Aborting it stops the work, aborts the uploads and makes the call reject with DeadlineError. */
   readonly signal?: AbortSignal;
 }
+
+/** A piece of the object on its way through the pipeline, or where the object's GZIP stream broke. */
+type Piece =
+  | RawPiece
+  | { readonly kind: "unreadable"; readonly index: number; readonly failure: GzipFailure };
+type Outcome =
+  | { readonly kind: "decrypted"; readonly record: DecryptedRecord }
+  | { readonly kind: "quarantined"; readonly entry: QuarantineEntry };
 
 /**
  * Streams one Firehose object of encrypted DAS records from S3, decrypts it record by record and
  * multipart-uploads the NDJSON to the mirrored output key. Memory stays at a few upload parts plus
  * `decryptConcurrency` records, whatever the object's size; output order equals input order.
- * On any failure the upload is aborted (no partial output) and the error is thrown.
- * @throws RecordError (with the record's index and offset), AwsCallError, DeadlineError, DasDecryptError.
+ * A bad record (or bad bytes) goes to the quarantine object with its index, offset and reason, and
+ * the rest is still decrypted. Before the output is committed, records in must equal records
+ * decrypted plus quarantined. On any failure both uploads are aborted and the error is thrown.
+ * @throws ResourceIdMismatchError, TooManyBadRecordsError, AccountingError (permanent), AwsCallError,
+ *   DeadlineError (retryable), DasDecryptError.
  */
 export async function processObject(
   ref: ObjectRef,
@@ -56,7 +77,9 @@ export async function processObject(
 ): Promise<ObjectSummary> {
   const started = performance.now();
   const { config, store, decryptor } = deps;
+  const { signal } = options;
   const at = { bucket: ref.bucket, key: ref.key };
+  if (aborted(signal)) throw new DeadlineError(at);
   const resource = resolveResourceId(ref.key, config.resourceIdMap, config.resourceId);
   if (resource === undefined) {
     throw new DasDecryptError(
@@ -70,24 +93,68 @@ export async function processObject(
   const counts: FormatCounts = { records: 0, events: 0, heartbeatsDropped: 0, bytesOut: 0 };
   let bytesIn = 0;
   let bytesWritten = 0;
-  const source = await store.get(ref.bucket, ref.key, options.signal);
+  let gzipFailure: GzipFailure | undefined;
+  const source = await store.get(ref.bucket, ref.key, signal).catch((error: unknown) => {
+    throw aborted(signal) ? new DeadlineError(at) : error;
+  });
   const target: PutTarget = {
     bucket: outputBucket,
     key: outputKey,
     contentType: config.outputCompression === "gzip" ? "application/gzip" : "application/x-ndjson",
     metadata: { "das-format": config.outputFormat },
   };
+  const ledger = new RecordLedger({
+    maxQuarantined: config.maxQuarantinedRecords,
+    resource,
+    resourceVariable: resourceVariableFor(ref.key, config),
+    location: at,
+  });
+  const quarantine = new QuarantineWriter(store, {
+    bucket: outputBucket,
+    key: quarantineKeyFor(ref.key, config),
+    contentType: "application/x-ndjson",
+    metadata: { "source-etag": source.etag },
+  });
 
-  const decryptPiece = async (piece: RawPiece): Promise<DecryptedRecord> => {
-    const where = { ...at, recordIndex: piece.index, byteOffset: piece.offset };
-    if (piece.kind === "invalid") throw invalidPieceError(piece, where);
+  const decryptPiece = async (piece: Piece): Promise<Outcome> => {
+    if (piece.kind !== "record") return { kind: "quarantined", entry: badPieceEntry(piece, config) };
     try {
       const { text, record } = await decryptor.decrypt(piece.bytes, resource, stats);
-      return { index: piece.index, offset: piece.offset, rawBytes: piece.bytes.length, text, record };
+      const decrypted = {
+        index: piece.index,
+        offset: piece.offset,
+        rawBytes: piece.bytes.length,
+        text,
+        record,
+      };
+      return { kind: "decrypted", record: decrypted };
     } catch (error) {
-      throw locate(error, where);
+      // Only a fault of the record itself is quarantined; KMS and S3 failures fail the object.
+      if (!(error instanceof RecordError)) {
+        throw locate(error, { ...at, recordIndex: piece.index, byteOffset: piece.offset });
+      }
+      const { index, offset, bytes } = piece;
+      const entry = { recordIndex: index, byteOffset: offset, length: bytes.length, raw: bytes };
+      return { kind: "quarantined", entry: { ...entry, reason: error.reason, message: error.message } };
     }
   };
+  async function* route(outcomes: AsyncIterable<Outcome>): AsyncGenerator<DecryptedRecord> {
+    for await (const outcome of outcomes) {
+      if (outcome.kind === "decrypted") {
+        ledger.noteDecrypted();
+        yield outcome.record;
+      } else {
+        ledger.noteQuarantined(outcome.entry.reason);
+        await quarantine.write(outcome.entry);
+      }
+    }
+  }
+  // The last stage before the output's body ends: nothing is committed unless the books balance.
+  async function* commitGate(chunks: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+    yield* chunks;
+    ledger.close(counts.records);
+    await quarantine.commit();
+  }
 
   const body = new PassThrough();
   const uploading = store.put(target, body).catch((error: unknown) => {
@@ -98,24 +165,30 @@ export async function processObject(
   const stages = [
     source.body,
     (input: AsyncIterable<Buffer>) => countBytes(input, (n) => (bytesIn += n)),
-    gunzipIfCompressed,
-    (input: AsyncIterable<Buffer>) => splitRecords(input, { maxRecordBytes: config.maxRecordBytes }),
-    (pieces: AsyncIterable<RawPiece>) => mapOrdered(pieces, config.decryptConcurrency, decryptPiece),
+    (input: AsyncIterable<Buffer>) =>
+      gunzipIfCompressed(input, { onFailure: (failure) => (gzipFailure = failure) }),
+    (input: AsyncIterable<Buffer>) =>
+      withGzipFailure(splitRecords(input, { maxRecordBytes: config.maxRecordBytes }), () => gzipFailure),
+    (pieces: AsyncIterable<Piece>) => ledger.countIn(pieces),
+    (pieces: AsyncIterable<Piece>) => mapOrdered(pieces, config.decryptConcurrency, decryptPiece),
+    route,
     (records: AsyncIterable<DecryptedRecord>) =>
       formatLines(
         records,
         { format: config.outputFormat, includeHeartbeats: config.includeHeartbeats },
         counts,
       ),
+    commitGate,
     ...(config.outputCompression === "gzip" ? [createGzip()] : []),
     (output: AsyncIterable<Buffer>) => countBytes(output, (n) => (bytesWritten += n)),
     body,
   ];
   try {
-    await runPipeline(stages, options.signal);
+    await runPipeline(stages, signal);
   } catch (error) {
-    await uploading.catch(() => undefined);
-    throw options.signal?.aborted ? new DeadlineError(at) : locate(error, at);
+    const failure = aborted(signal) ? new DeadlineError(at) : locate(error, at);
+    await Promise.all([uploading.catch(() => undefined), quarantine.discard(failure)]);
+    throw failure;
   }
   await uploading;
 
@@ -124,7 +197,11 @@ export async function processObject(
     outputBucket,
     outputKey,
     sourceEtag: source.etag,
+    recordsIn: ledger.recordsIn,
     ...counts,
+    quarantined: ledger.quarantined,
+    quarantineReasons: ledger.reasons,
+    ...(ledger.quarantined > 0 ? { quarantineKey: quarantine.key } : {}),
     bytesIn,
     bytesWritten,
     kmsCalls: stats.loads,
@@ -141,25 +218,62 @@ export async function processObject(
 export function summaryMetadata(summary: ObjectSummary): Record<string, string> {
   return {
     "source-etag": summary.sourceEtag,
+    "records-in": String(summary.recordsIn),
     records: String(summary.records),
+    quarantined: String(summary.quarantined),
     events: String(summary.events),
     "heartbeats-dropped": String(summary.heartbeatsDropped),
   };
 }
 
-function invalidPieceError(piece: Extract<RawPiece, { kind: "invalid" }>, where: object): RecordError {
+/** The quarantine entry of a piece that never was a decryptable record. */
+function badPieceEntry(piece: Exclude<Piece, { kind: "record" }>, config: Config): QuarantineEntry {
+  if (piece.kind === "unreadable") {
+    const { reason, decompressedBytes } = piece.failure;
+    const what = reason === "gzip-truncated" ? "ends early (cut off)" : "is corrupt";
+    return {
+      recordIndex: piece.index,
+      byteOffset: decompressedBytes,
+      length: 0,
+      reason,
+      message: `the object's GZIP stream ${what} here: nothing after this offset could be read`,
+      raw: Buffer.alloc(0),
+    };
+  }
   const message = {
     garbage: `${piece.length} bytes that are not a JSON object`,
-    truncated: "the object ends inside a record (truncated)",
-    "too-large": `the record is ${piece.length} bytes, over MAX_RECORD_BYTES`,
+    truncated: "the object ends inside this record (truncated)",
+    "too-large": `the record is ${piece.length} bytes, over MAX_RECORD_BYTES (${config.maxRecordBytes}); its bytes are not kept`,
   }[piece.reason];
-  return new RecordError(piece.reason, message, where);
+  const { index, offset, reason, length, bytes } = piece;
+  return { recordIndex: index, byteOffset: offset, length, reason, message, raw: bytes };
+}
+
+/** After the splitter's pieces, one more for the place where the object's GZIP stream broke. */
+async function* withGzipFailure(
+  pieces: AsyncIterable<RawPiece>,
+  failure: () => GzipFailure | undefined,
+): AsyncGenerator<Piece> {
+  let next = 0;
+  for await (const piece of pieces) {
+    next = piece.index + 1;
+    yield piece;
+  }
+  const broken = failure();
+  if (broken !== undefined) yield { kind: "unreadable", index: next, failure: broken };
+}
+
+/** The variable that chose this key's resource id, for configuration error messages. */
+function resourceVariableFor(key: string, config: Config): string {
+  const entry = config.resourceIdMap.find(([prefix]) => key.startsWith(prefix));
+  return entry === undefined ? "DAS_RESOURCE_ID" : `DAS_RESOURCE_ID_MAP[${JSON.stringify(entry[0])}]`;
 }
 
 /** Adds the location to an error raised without one; a located error passes as it is. */
 function locate(error: unknown, where: ErrorLocation): DasDecryptError {
   if (error instanceof DasDecryptError) {
     if (error.key !== undefined) return error;
+    if (error instanceof AwsCallError) return new AwsCallError(error.operation, error.cause, where);
     if (error instanceof RecordError)
       return new RecordError(error.reason, error.message, { ...where, cause: error.cause });
     return new DasDecryptError(error.message, { ...where, cause: error, retryable: error.retryable });
@@ -173,6 +287,11 @@ async function* countBytes(input: AsyncIterable<Buffer>, add: (n: number) => voi
     add(chunk.length);
     yield chunk;
   }
+}
+
+/** Read through a call: TypeScript would keep `signal.aborted` narrowed from the first check. */
+function aborted(signal: AbortSignal | undefined): boolean {
+  return signal?.aborted === true;
 }
 
 /** `stream/promises.pipeline` over a list of stages (its overloads cannot type a spread list). */

@@ -1,7 +1,14 @@
-import type { Readable } from "node:stream";
-import { CopyObjectCommand, GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { Readable } from "node:stream";
+import { setTimeout as sleep } from "node:timers/promises";
+import {
+  CopyObjectCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  type GetObjectCommandOutput,
+  type S3Client,
+} from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
-import { AwsCallError } from "./errors.ts";
+import { AwsCallError, isRetryableAwsError } from "./errors.ts";
 
 /** A source object opened for reading. */
 export interface OpenedObject {
@@ -21,7 +28,11 @@ export interface PutTarget {
 
 /** The S3 operations the core needs; tests may hand in a real local server or a fake. */
 export interface ObjectStore {
-  /** @throws AwsCallError */
+  /**
+   * Opens an object for reading. A connection that breaks mid-body is resumed from the byte where
+   * it stopped (a ranged GET pinned to the ETag), a few times with backoff, before the body errors.
+   * @throws AwsCallError (also raised by the body when resuming gives up).
+   */
   get(bucket: string, key: string, signal?: AbortSignal): Promise<OpenedObject>;
   /**
    * Streams `body` to `target` (multipart past one part). If `body` errors, or any request fails,
@@ -31,30 +42,67 @@ export interface ObjectStore {
   put(target: PutTarget, body: Readable): Promise<void>;
   /** Replaces an object's user metadata in place (a same-key copy). @throws AwsCallError */
   replaceMetadata(target: PutTarget): Promise<void>;
+  /** Deletes an object; deleting one that does not exist succeeds. @throws AwsCallError */
+  delete(bucket: string, key: string): Promise<void>;
 }
 
 export interface S3StoreOptions {
   readonly partBytes: number;
   readonly queueSize: number;
+  /** Times a broken GetObject body is resumed before it fails (default 3). */
+  readonly bodyResumes?: number;
+  /** First backoff before resuming, doubled each time, with full jitter (default 100 ms). */
+  readonly resumeBackoffMs?: number;
 }
 
 /** The S3 implementation of {@link ObjectStore}, over one shared client. */
 export function createS3Store(s3: S3Client, options: S3StoreOptions): ObjectStore {
+  const resumes = options.bodyResumes ?? 3;
+  const backoffMs = options.resumeBackoffMs ?? 100;
+  const open = async (bucket: string, key: string, signal?: AbortSignal, from?: number, etag?: string) => {
+    try {
+      return await s3.send(
+        new GetObjectCommand({
+          Bucket: bucket,
+          Key: key,
+          ...(from === undefined ? {} : { Range: `bytes=${from}-`, IfMatch: `"${etag}"` }),
+        }),
+        signal === undefined ? {} : { abortSignal: signal },
+      );
+    } catch (error) {
+      throw new AwsCallError("s3:GetObject", error, { bucket, key });
+    }
+  };
   return {
     async get(bucket, key, signal) {
-      try {
-        const answer = await s3.send(
-          new GetObjectCommand({ Bucket: bucket, Key: key }),
-          signal === undefined ? {} : { abortSignal: signal },
-        );
-        return {
-          body: answer.Body as Readable,
-          etag: (answer.ETag ?? "").replace(/"/g, ""),
-          size: answer.ContentLength ?? 0,
-        };
-      } catch (error) {
-        throw new AwsCallError("s3:GetObject", error, { bucket, key });
+      const first = await open(bucket, key, signal);
+      const etag = (first.ETag ?? "").replace(/"/g, "");
+      const size = first.ContentLength ?? 0;
+      async function* resumingBody(): AsyncGenerator<Buffer> {
+        let answer: GetObjectCommandOutput = first;
+        let offset = 0;
+        for (let attempt = 0; ; attempt += 1) {
+          try {
+            for await (const chunk of answer.Body as Readable) {
+              offset += (chunk as Buffer).length;
+              yield chunk as Buffer;
+            }
+            return;
+          } catch (error) {
+            if (attempt >= resumes || signal?.aborted === true || !isRetryableAwsError(error)) {
+              throw new AwsCallError("s3:GetObject (body)", error, { bucket, key });
+            }
+          }
+          if (offset >= size) return;
+          await sleep(
+            Math.random() * backoffMs * 2 ** attempt,
+            undefined,
+            signal === undefined ? {} : { signal },
+          );
+          answer = await open(bucket, key, signal, offset, etag);
+        }
       }
+      return { body: Readable.from(resumingBody(), { objectMode: false }), etag, size };
     },
 
     async put(target, body) {
@@ -97,6 +145,14 @@ export function createS3Store(s3: S3Client, options: S3StoreOptions): ObjectStor
         );
       } catch (error) {
         throw new AwsCallError("s3:CopyObject (metadata)", error, { bucket: target.bucket, key: target.key });
+      }
+    },
+
+    async delete(bucket, key) {
+      try {
+        await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+      } catch (error) {
+        throw new AwsCallError("s3:DeleteObject", error, { bucket, key });
       }
     },
   };
