@@ -3,8 +3,14 @@ import { DasDecryptError } from "./errors.ts";
 import type { ObjectRef } from "./events.ts";
 import type { ObjectSummary } from "./process-object.ts";
 
-/** The Powertools Metrics calls the handler makes; tests may hand in their own instance. */
-export type ObjectMetrics = Pick<Metrics, "addMetric" | "addMetadata" | "publishStoredMetrics">;
+type Unit = (typeof MetricUnit)[keyof typeof MetricUnit];
+
+/** The Powertools Metrics calls the handler makes (a `Metrics` is one); tests may pass a recorder. */
+export interface ObjectMetrics {
+  addMetric(name: string, unit: Unit, value: number): unknown;
+  addMetadata(key: string, value: string): unknown;
+  publishStoredMetrics(): unknown;
+}
 
 /**
  * Powertools Metrics for this function: CloudWatch embedded metric format, one blob per object,
