@@ -11,22 +11,24 @@ export interface AwsClients {
  * The one place SDK clients are made. Endpoints, region and credentials come from the SDK's own
  * configuration chain (`AWS_ENDPOINT_URL_S3`, `AWS_ENDPOINT_URL_KMS`, `AWS_REGION`, …).
  *
- * Retries are the SDK's, in adaptive mode: throttling, 5xx, timeouts and connection resets are
- * retried with exponential backoff and full jitter (base 100 ms), and adaptive mode also slows the
- * client down while KMS throttles. Errors no retry can fix (access denied, invalid ciphertext, no
- * such key) are not retried. Connection and idle-socket timeouts make a silent peer a retryable
+ * Retries are the SDK's standard mode: throttling, 5xx, timeouts and connection resets are retried
+ * with exponential backoff and full jitter (base 100 ms, 5 or 6 attempts: a few seconds at most,
+ * well inside a Lambda deadline). Adaptive mode was measured to slow a throttled client to about
+ * one request a second, which a deadline-bound function cannot afford; data keys are cached, so
+ * KMS sees few calls anyway. Errors no retry can fix (access denied, invalid ciphertext, no such
+ * key) are not retried. Connection and idle-socket timeouts make a silent peer a retryable
  * error instead of a hang; the Lambda deadline bounds the whole.
  */
 export function createClients(config: Pick<Config, "s3ForcePathStyle">): AwsClients {
   return {
     s3: new S3Client({
       forcePathStyle: config.s3ForcePathStyle,
-      retryMode: "adaptive",
+      retryMode: "standard",
       maxAttempts: 5,
       requestHandler: { connectionTimeout: 3_000, requestTimeout: 30_000 },
     }),
     kms: new KMSClient({
-      retryMode: "adaptive",
+      retryMode: "standard",
       maxAttempts: 6,
       requestHandler: { connectionTimeout: 3_000, requestTimeout: 10_000 },
     }),

@@ -109,12 +109,16 @@ export async function processObject(
     resourceVariable: resourceVariableFor(ref.key, config),
     location: at,
   });
-  const quarantine = new QuarantineWriter(store, {
-    bucket: outputBucket,
-    key: quarantineKeyFor(ref.key, config),
-    contentType: "application/x-ndjson",
-    metadata: { "source-etag": source.etag },
-  });
+  const quarantine = new QuarantineWriter(
+    store,
+    {
+      bucket: outputBucket,
+      key: quarantineKeyFor(ref.key, config),
+      contentType: "application/x-ndjson",
+      metadata: { "source-etag": source.etag },
+    },
+    signal,
+  );
 
   const decryptPiece = async (piece: Piece): Promise<Outcome> => {
     if (piece.kind !== "record") return { kind: "quarantined", entry: badPieceEntry(piece, config) };
@@ -157,7 +161,7 @@ export async function processObject(
   }
 
   const body = new PassThrough();
-  const uploading = store.put(target, body).catch((error: unknown) => {
+  const uploading = store.put(target, body, signal).catch((error: unknown) => {
     // The upload stopped reading: fail the pipeline too, or it would wait on backpressure forever.
     body.destroy(error instanceof Error ? error : new Error(String(error)));
     throw error;
@@ -190,7 +194,9 @@ export async function processObject(
     await Promise.all([uploading.catch(() => undefined), quarantine.discard(failure)]);
     throw failure;
   }
-  await uploading;
+  await uploading.catch((error: unknown) => {
+    throw aborted(signal) ? new DeadlineError(at) : error;
+  });
 
   const summary: ObjectSummary = {
     ...at,

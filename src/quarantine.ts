@@ -64,12 +64,14 @@ export function quarantineLine(entry: QuarantineEntry): string {
 export class QuarantineWriter {
   readonly #store: ObjectStore;
   readonly #target: PutTarget;
+  readonly #signal: AbortSignal | undefined;
   #body: PassThrough | undefined;
   #upload: Promise<void> | undefined;
 
-  constructor(store: ObjectStore, target: PutTarget) {
+  constructor(store: ObjectStore, target: PutTarget, signal?: AbortSignal) {
     this.#store = store;
     this.#target = target;
+    this.#signal = signal;
   }
 
   get key(): string {
@@ -106,7 +108,7 @@ export class QuarantineWriter {
   #start(): PassThrough {
     const body = new PassThrough();
     this.#body = body;
-    this.#upload = this.#store.put(this.#target, body).catch((error: unknown) => {
+    this.#upload = this.#store.put(this.#target, body, this.#signal).catch((error: unknown) => {
       // The upload stopped reading: fail the writer too, or a write would wait for `drain` forever.
       body.destroy(error instanceof Error ? error : new Error(String(error)));
       throw error;

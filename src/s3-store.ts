@@ -1,6 +1,7 @@
 import { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import {
+  AbortMultipartUploadCommand,
   CopyObjectCommand,
   DeleteObjectCommand,
   GetObjectCommand,
@@ -37,9 +38,11 @@ export interface ObjectStore {
   /**
    * Streams `body` to `target` (multipart past one part). If `body` errors, or any request fails,
    * the multipart upload is aborted before this rejects, so no partial object is left behind.
-   * @throws AwsCallError, or the error `body` was destroyed with.
+   * When `signal` aborts, it stops at once (without waiting for parts in flight), sends
+   * AbortMultipartUpload itself and rejects with an `AbortError`.
+   * @throws AwsCallError, the error `body` was destroyed with, or an `AbortError`.
    */
-  put(target: PutTarget, body: Readable): Promise<void>;
+  put(target: PutTarget, body: Readable, signal?: AbortSignal): Promise<void>;
   /** Replaces an object's user metadata in place (a same-key copy). @throws AwsCallError */
   replaceMetadata(target: PutTarget): Promise<void>;
   /** Deletes an object; deleting one that does not exist succeeds. @throws AwsCallError */
@@ -105,8 +108,10 @@ export function createS3Store(s3: S3Client, options: S3StoreOptions): ObjectStor
       return { body: Readable.from(resumingBody(), { objectMode: false }), etag, size };
     },
 
-    async put(target, body) {
+    async put(target, body, signal) {
+      const controller = new AbortController();
       const upload = new Upload({
+        abortController: controller,
         client: s3,
         params: {
           Bucket: target.bucket,
@@ -119,15 +124,29 @@ export function createS3Store(s3: S3Client, options: S3StoreOptions): ObjectStor
         queueSize: options.queueSize,
         leavePartsOnError: false,
       });
+      const stop = () => controller.abort();
+      if (signal?.aborted === true) stop();
+      else signal?.addEventListener("abort", stop, { once: true });
       try {
         await upload.done();
       } catch (error) {
+        if (controller.signal.aborted) {
+          // lib-storage rejects at once and would abort only after the parts in flight return;
+          // the deadline cannot wait for them, so the upload is aborted here and now.
+          if (upload.uploadId !== undefined) {
+            const abort = { Bucket: target.bucket, Key: target.key, UploadId: upload.uploadId };
+            await s3.send(new AbortMultipartUploadCommand(abort)).catch(() => undefined);
+          }
+          throw error;
+        }
         // A body error is the producer's failure: pass it on as it is.
         if (body.errored !== null && body.errored === error) throw error;
         throw new AwsCallError("s3:PutObject (multipart upload)", error, {
           bucket: target.bucket,
           key: target.key,
         });
+      } finally {
+        signal?.removeEventListener("abort", stop);
       }
     },
 
