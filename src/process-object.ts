@@ -1,6 +1,7 @@
 import { PassThrough } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGzip } from "node:zlib";
+import { badPieceEntry, type Piece, withGzipFailure } from "./bad-piece-entry.ts";
 import type { Config } from "./config.ts";
 import type { DataKeyCacheStats } from "./data-key-cache.ts";
 import { type GzipFailure, gunzipIfCompressed } from "./decompress.ts";
@@ -14,7 +15,7 @@ import type { DecryptedRecord, RecordDecryptor } from "./record-decryptor.ts";
 import { RecordLedger } from "./record-ledger.ts";
 import { resolveResourceId } from "./resource-id.ts";
 import type { ObjectStore, PutTarget } from "./s3-store.ts";
-import { type RawPiece, splitRecords } from "./split-records.ts";
+import { splitRecords } from "./split-records.ts";
 
 /** The collaborators of {@link processObject}; built once per container. */
 export interface ProcessDeps {
@@ -52,10 +53,6 @@ export interface ProcessOptions {
   readonly signal?: AbortSignal;
 }
 
-/** A piece of the object on its way through the pipeline, or where the object's GZIP stream broke. */
-type Piece =
-  | RawPiece
-  | { readonly kind: "unreadable"; readonly index: number; readonly failure: GzipFailure };
 type Outcome =
   | { readonly kind: "decrypted"; readonly record: DecryptedRecord }
   | { readonly kind: "quarantined"; readonly entry: QuarantineEntry };
@@ -121,7 +118,8 @@ export async function processObject(
   );
 
   const decryptPiece = async (piece: Piece): Promise<Outcome> => {
-    if (piece.kind !== "record") return { kind: "quarantined", entry: badPieceEntry(piece, config) };
+    if (piece.kind !== "record")
+      return { kind: "quarantined", entry: badPieceEntry(piece, config.maxRecordBytes) };
     try {
       const { text, record } = await decryptor.decrypt(piece.bytes, resource, stats);
       const decrypted = {
@@ -230,43 +228,6 @@ export function summaryMetadata(summary: ObjectSummary): Record<string, string> 
     events: String(summary.events),
     "heartbeats-dropped": String(summary.heartbeatsDropped),
   };
-}
-
-/** The quarantine entry of a piece that never was a decryptable record. */
-function badPieceEntry(piece: Exclude<Piece, { kind: "record" }>, config: Config): QuarantineEntry {
-  if (piece.kind === "unreadable") {
-    const { reason, decompressedBytes } = piece.failure;
-    const what = reason === "gzip-truncated" ? "ends early (cut off)" : "is corrupt";
-    return {
-      recordIndex: piece.index,
-      byteOffset: decompressedBytes,
-      length: 0,
-      reason,
-      message: `the object's GZIP stream ${what} here: nothing after this offset could be read`,
-      raw: Buffer.alloc(0),
-    };
-  }
-  const message = {
-    garbage: `${piece.length} bytes that are not a JSON object`,
-    truncated: "the object ends inside this record (truncated)",
-    "too-large": `the record is ${piece.length} bytes, over MAX_RECORD_BYTES (${config.maxRecordBytes}); its bytes are not kept`,
-  }[piece.reason];
-  const { index, offset, reason, length, bytes } = piece;
-  return { recordIndex: index, byteOffset: offset, length, reason, message, raw: bytes };
-}
-
-/** After the splitter's pieces, one more for the place where the object's GZIP stream broke. */
-async function* withGzipFailure(
-  pieces: AsyncIterable<RawPiece>,
-  failure: () => GzipFailure | undefined,
-): AsyncGenerator<Piece> {
-  let next = 0;
-  for await (const piece of pieces) {
-    next = piece.index + 1;
-    yield piece;
-  }
-  const broken = failure();
-  if (broken !== undefined) yield { kind: "unreadable", index: next, failure: broken };
 }
 
 /** The variable that chose this key's resource id, for configuration error messages. */

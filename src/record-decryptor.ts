@@ -38,6 +38,9 @@ export interface RecordDecryptor {
   ): Promise<{ text: string; record: DasRecord }>;
 }
 
+/** Largest decompressed inner record: a small gzip that inflates to gigabytes must not take the function down. */
+export const MAX_INNER_RECORD_BYTES = 64 * 1024 * 1024;
+
 // DAS messages are non-committing, so decryption must allow them; this client never encrypts.
 // At most one encrypted data key is expected per message: refuse messages that claim many.
 const { decrypt: esdkDecrypt } = buildClient({
@@ -65,8 +68,12 @@ export function buildRecordDecryptor(keys: DataKeySource): RecordDecryptor {
       }
       let text: string;
       try {
-        text = gunzipSync(compressed).toString("utf8");
+        text = gunzipSync(compressed, { maxOutputLength: MAX_INNER_RECORD_BYTES }).toString("utf8");
       } catch (error) {
+        if ((error as { code?: unknown }).code === "ERR_BUFFER_TOO_LARGE") {
+          const message = `the decrypted record inflates past ${MAX_INNER_RECORD_BYTES} bytes`;
+          throw new RecordError("inner-too-large", message, { cause: error });
+        }
         throw new RecordError("gunzip-failed", "the decrypted payload is not gzip data", { cause: error });
       }
       return { text, record: parseInner(text) };

@@ -14,7 +14,12 @@ import type { ResourceId } from "./resource-id.ts";
 export const REFUSALS_BEFORE_CONFIG_ERROR = 3;
 
 /** Reasons that prove KMS accepted the record's data key (the failure came after it). */
-const AFTER_KMS = new Set(["message-authentication-failed", "gunzip-failed", "not-das-record"]);
+const AFTER_KMS = new Set([
+  "message-authentication-failed",
+  "gunzip-failed",
+  "inner-too-large",
+  "not-das-record",
+]);
 const KMS_REFUSED = "kms-invalid-ciphertext";
 
 export interface LedgerOptions {

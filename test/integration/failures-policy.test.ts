@@ -1,3 +1,4 @@
+import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { ResourceIdMismatchError, TooManyBadRecordsError } from "../../src/errors.ts";
 import { createHandler } from "../../src/handler.ts";
@@ -8,7 +9,8 @@ import {
   expectedEventLines,
 } from "../../src/local/fixtures.ts";
 import { type LocalStack, s3Notification, startLocalStack } from "../../src/local/stack.ts";
-import { tamperedMessage, withFields } from "../support/bad-records.ts";
+import { MAX_INNER_RECORD_BYTES } from "../../src/record-decryptor.ts";
+import { createSealer, tamperedMessage, withFields } from "../support/bad-records.ts";
 import { listKeys, putObject, readLines } from "../support/harness.ts";
 import { LeakWatch } from "../support/leak-watch.ts";
 
@@ -145,6 +147,23 @@ describe("MAX_QUARANTINED_RECORDS bounds how many bad records an object may have
     expect(error).toBeInstanceOf(TooManyBadRecordsError);
     await expectNothingWritten(key);
   });
+});
+
+test("a record that inflates past the inner-record cap is quarantined, not allowed to exhaust memory", async () => {
+  const key = "raw/policy/bomb/2026/11/25/10/bomb";
+  const sealer = await createSealer(stack.kmsClient, stack.kms.keyArn, CLUSTER);
+  const bomb = await sealer.seal(gzipSync(Buffer.alloc(MAX_INNER_RECORD_BYTES + 1, 0x20)));
+  expect(bomb.length).toBeLessThan(1024 * 1024);
+  const { error, log } = await run(key, Buffer.concat([recordAt(0), bomb, recordAt(1)]), {});
+  expect(error).toBeUndefined();
+  expect(await readLines(stack, BUCKET, `quarantine/${key}`)).toMatchObject([
+    {
+      recordIndex: 1,
+      reason: "inner-too-large",
+      message: `the decrypted record inflates past ${MAX_INNER_RECORD_BYTES} bytes`,
+    },
+  ]);
+  expect(log.lines[0]?.extra).toMatchObject({ recordsIn: 3, records: 2, quarantined: 1 });
 });
 
 describe("the quarantine object always reflects the latest run", () => {
