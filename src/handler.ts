@@ -3,21 +3,15 @@ import type { Context } from "aws-lambda";
 import { createClients } from "./clients.ts";
 import { type Config, loadConfig } from "./config.ts";
 import { buildDataKeySource } from "./data-keys.ts";
-import { DasDecryptError, RecordError } from "./errors.ts";
+import { DasDecryptError } from "./errors.ts";
 import { type ObjectRef, parseEvent } from "./events.ts";
-import { createMetrics, type ObjectMetrics, publishFailureMetrics, publishObjectMetrics } from "./metrics.ts";
-import { isOutputKey } from "./output-key.ts";
-import { type ObjectSummary, type ProcessDeps, processObject } from "./process-object.ts";
-import { isQuarantineKey } from "./quarantine.ts";
+import { createMetrics, type ObjectMetrics } from "./metrics.ts";
+import type { ObjectSummary, ProcessDeps } from "./process-object.ts";
 import { buildRecordDecryptor } from "./record-decryptor.ts";
+import { type Log, runObject } from "./run-object.ts";
 import { createS3Store } from "./s3-store.ts";
 
-/** The subset of Powertools' Logger the handler uses; tests may pass a capturing one. */
-export interface Log {
-  info(message: string, extra?: Record<string, unknown>): void;
-  warn(message: string, extra?: Record<string, unknown>): void;
-  error(message: string, extra?: Record<string, unknown>): void;
-}
+export type { Log } from "./run-object.ts";
 
 /** SQS partial batch response: the messages Lambda should leave on the queue. */
 export interface BatchResponse {
@@ -54,7 +48,7 @@ export function createHandler(
   options: HandlerOptions = {},
 ): DecryptHandler {
   const config = loadConfig(env);
-  const logger = options.logger ?? new Logger({ serviceName: "das-decrypt" });
+  const logger = options.logger ?? powertoolsLog(new Logger({ serviceName: "das-decrypt" }));
   const metrics = options.metrics ?? createMetrics(config.metricsNamespace);
   const deps = options.deps ?? buildDeps(config);
 
@@ -65,33 +59,9 @@ export function createHandler(
     const failures: { ref: ObjectRef; error: unknown }[] = [];
     const summaries: ObjectSummary[] = [];
     for (const ref of unique(parsed.objects)) {
-      if (isOutputKey(ref.bucket, ref.key, config)) {
-        logger.info("object skipped: it is under the output prefix", { bucket: ref.bucket, key: ref.key });
-        continue;
-      }
-      if (isQuarantineKey(ref.bucket, ref.key, config)) {
-        logger.info("object skipped: it is under the quarantine prefix", {
-          bucket: ref.bucket,
-          key: ref.key,
-        });
-        continue;
-      }
-      try {
-        const summary = await processObject(ref, deps, signal === undefined ? {} : { signal });
-        const outcome = summary.quarantined > 0 ? "decrypted-with-quarantine" : "decrypted";
-        logger.info("object decrypted", { outcome, ...summary });
-        publishObjectMetrics(metrics, summary);
-        summaries.push(summary);
-      } catch (error) {
-        logger.error("object failed", {
-          outcome: "failed",
-          bucket: ref.bucket,
-          key: ref.key,
-          ...describeError(error),
-        });
-        publishFailureMetrics(metrics, ref, error);
-        failures.push({ ref, error });
-      }
+      const outcome = await runObject(ref, deps, { logger, metrics }, signal);
+      if (outcome.kind === "decrypted") summaries.push(outcome.summary);
+      if (outcome.kind === "failed") failures.push({ ref, error: outcome.error });
     }
     if (parsed.source === "sqs") {
       // Every message that named a failed object stays on the queue (the same key may come twice).
@@ -130,19 +100,16 @@ export function buildDeps(config: Config): ProcessDeps {
   };
 }
 
-/** Log fields for an error: names, positions and the message (which never holds content). */
-export function describeError(error: unknown): Record<string, unknown> {
-  if (!(error instanceof Error)) return { errorName: "Error" };
+/** Structured JSON lines through Powertools Logger, one field per key of `extra`. */
+function powertoolsLog(logger: Logger): Log {
   return {
-    errorName: error.name,
-    errorMessage: error.message,
-    ...(error instanceof DasDecryptError
-      ? { retryable: error.retryable, recordIndex: error.recordIndex, byteOffset: error.byteOffset }
-      : {}),
-    ...(error instanceof RecordError ? { reason: error.reason } : {}),
+    info: (message, extra = {}) => logger.info(message, extra),
+    warn: (message, extra = {}) => logger.warn(message, extra),
+    error: (message, extra = {}) => logger.error(message, extra),
   };
 }
 
+/** The invocation's deadline, kept `DEADLINE_MARGIN_MS` early so uploads can be aborted and reported. */
 function deadlineSignal(
   context: Pick<Context, "getRemainingTimeInMillis"> | undefined,
 ): AbortSignal | undefined {

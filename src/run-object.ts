@@ -1,0 +1,80 @@
+import type { Config } from "./config.ts";
+import { DasDecryptError, RecordError } from "./errors.ts";
+import type { ObjectRef } from "./events.ts";
+import { type ObjectMetrics, publishFailureMetrics, publishObjectMetrics } from "./metrics.ts";
+import { isOutputKey } from "./output-key.ts";
+import { type ObjectSummary, type ProcessDeps, processObject } from "./process-object.ts";
+import { isQuarantineKey } from "./quarantine.ts";
+
+/** The subset of Powertools' Logger the handler uses; tests may pass a capturing one. */
+export interface Log {
+  info(message: string, extra?: Record<string, unknown>): void;
+  warn(message: string, extra?: Record<string, unknown>): void;
+  error(message: string, extra?: Record<string, unknown>): void;
+}
+
+export interface Reporting {
+  readonly logger: Log;
+  readonly metrics: ObjectMetrics;
+}
+
+/** How one object ended: the edge turns this into Lambda's answer (throw, batch failures …). */
+export type ObjectOutcome =
+  | { readonly kind: "decrypted"; readonly summary: ObjectSummary }
+  | { readonly kind: "skipped" }
+  | { readonly kind: "failed"; readonly error: unknown };
+
+/**
+ * Runs one object and reports it: keys the function wrote itself are skipped; otherwise
+ * {@link processObject} runs and the object gets one summary log line and one EMF metrics blob,
+ * failed or not. Errors become outcomes here, so one bad object never stops the others.
+ */
+export async function runObject(
+  ref: ObjectRef,
+  deps: ProcessDeps,
+  reporting: Reporting,
+  signal: AbortSignal | undefined,
+): Promise<ObjectOutcome> {
+  const { logger, metrics } = reporting;
+  const skip = skipReason(ref, deps.config);
+  if (skip !== undefined) {
+    logger.info(`object skipped: it is under the ${skip} prefix`, { bucket: ref.bucket, key: ref.key });
+    return { kind: "skipped" };
+  }
+  try {
+    const summary = await processObject(ref, deps, signal === undefined ? {} : { signal });
+    const outcome = summary.quarantined > 0 ? "decrypted-with-quarantine" : "decrypted";
+    logger.info("object decrypted", { outcome, ...summary });
+    publishObjectMetrics(metrics, summary);
+    return { kind: "decrypted", summary };
+  } catch (error) {
+    logger.error("object failed", {
+      outcome: "failed",
+      bucket: ref.bucket,
+      key: ref.key,
+      ...describeError(error),
+    });
+    publishFailureMetrics(metrics, ref, error);
+    return { kind: "failed", error };
+  }
+}
+
+/** Log fields for an error: names, positions and the message (which never holds content). */
+export function describeError(error: unknown): Record<string, unknown> {
+  if (!(error instanceof Error)) return { errorName: "Error" };
+  return {
+    errorName: error.name,
+    errorMessage: error.message,
+    ...(error instanceof DasDecryptError
+      ? { retryable: error.retryable, recordIndex: error.recordIndex, byteOffset: error.byteOffset }
+      : {}),
+    ...(error instanceof RecordError ? { reason: error.reason } : {}),
+  };
+}
+
+/** Output and quarantine objects are the function's own: processing them would feed it itself. */
+function skipReason(ref: ObjectRef, config: Config): "output" | "quarantine" | undefined {
+  if (isOutputKey(ref.bucket, ref.key, config)) return "output";
+  if (isQuarantineKey(ref.bucket, ref.key, config)) return "quarantine";
+  return undefined;
+}
