@@ -239,12 +239,13 @@ describe("the Lambda deadline", () => {
     await put(key, large);
     const creates = proxy.count("CreateMultipartUpload");
     proxy.rule = (request) =>
-      request.operation === "UploadPart" ? { kind: "delay", ms: 2_500 } : { kind: "pass" };
-    const { error, ms } = await invoke(key, contextWith(1_500));
+      request.operation === "UploadPart" ? { kind: "delay", ms: 6_000 } : { kind: "pass" };
+    // Enough time to reach the first part even on a slow machine, far less than one part takes.
+    const { error, ms } = await invoke(key, contextWith(3_000));
     expect(error).toBeInstanceOf(DeadlineError);
     expect(proxy.count("CreateMultipartUpload")).toBeGreaterThan(creates);
-    // It does not wait for the 2.5 s parts in flight: it aborts the upload and returns.
-    expect(ms).toBeLessThan(1_500 + 1_500);
+    // It does not wait for the 6 s parts in flight: it aborts the upload and returns.
+    expect(ms).toBeLessThan(3_000 + 1_500);
     await expectNoOutputAndNothingDangling(key);
   });
 });
