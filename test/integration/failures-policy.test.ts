@@ -1,5 +1,5 @@
 import { gzipSync } from "node:zlib";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "vitest";
 import { ResourceIdMismatchError, TooManyBadRecordsError } from "../../src/errors.ts";
 import { createHandler } from "../../src/handler.ts";
 import {
@@ -198,6 +198,20 @@ describe("the quarantine object always reflects the latest run", () => {
 });
 
 describe("Powertools Logger and Metrics in production shape", () => {
+  // These tests are about what production prints, whatever a local setting may have switched off.
+  const saved = { ...process.env };
+  beforeEach(() => {
+    process.env.POWERTOOLS_METRICS_DISABLED = "false";
+    process.env.POWERTOOLS_LOG_LEVEL = "INFO";
+    process.env.POWERTOOLS_DEV = "false";
+  });
+  afterEach(() => {
+    for (const name of ["POWERTOOLS_METRICS_DISABLED", "POWERTOOLS_LOG_LEVEL", "POWERTOOLS_DEV"]) {
+      if (saved[name] === undefined) delete process.env[name];
+      else process.env[name] = saved[name];
+    }
+  });
+
   test("each object publishes one EMF blob with its counts; a failed object publishes ObjectsFailed", async () => {
     const key = "raw/policy/emf/2026/11/25/10/mixed";
     const failing = "raw/policy/emf/2026/11/25/10/failing";
