@@ -39,6 +39,8 @@ export interface ObjectSummary extends FormatCounts {
   readonly quarantineReasons: Readonly<Record<string, number>>;
   /** Set when something was quarantined. */
   readonly quarantineKey?: string;
+  /** Set when a stale quarantine object of an earlier run could not be deleted: the error's name. */
+  readonly staleQuarantineNotDeleted?: string;
   /** Bytes read from S3 (compressed, when the object is). */
   readonly bytesIn: number;
   /** Bytes written to S3 (after output compression). */
@@ -91,6 +93,7 @@ export async function processObject(
   let bytesIn = 0;
   let bytesWritten = 0;
   let gzipFailure: GzipFailure | undefined;
+  let staleQuarantineNotDeleted: string | undefined;
   const source = await store.get(ref.bucket, ref.key, signal).catch((error: unknown) => {
     throw aborted(signal) ? new DeadlineError(at) : error;
   });
@@ -155,7 +158,7 @@ export async function processObject(
   async function* commitGate(chunks: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
     yield* chunks;
     ledger.close(counts.records);
-    await quarantine.commit();
+    staleQuarantineNotDeleted = await quarantine.commit();
   }
 
   const body = new PassThrough();
@@ -206,6 +209,7 @@ export async function processObject(
     quarantined: ledger.quarantined,
     quarantineReasons: ledger.reasons,
     ...(ledger.quarantined > 0 ? { quarantineKey: quarantine.key } : {}),
+    ...(staleQuarantineNotDeleted === undefined ? {} : { staleQuarantineNotDeleted }),
     bytesIn,
     bytesWritten,
     kmsCalls: stats.loads,

@@ -2,6 +2,7 @@ import { isUtf8 } from "node:buffer";
 import { once } from "node:events";
 import { PassThrough } from "node:stream";
 import type { Config } from "./config.ts";
+import { AwsCallError } from "./errors.ts";
 import type { ObjectStore, PutTarget } from "./s3-store.ts";
 
 /** One piece of an object that could not be decrypted, with where it was and why. */
@@ -86,16 +87,21 @@ export class QuarantineWriter {
   }
 
   /**
-   * Completes the upload, or deletes a stale quarantine object when there were no entries.
-   * @throws AwsCallError
+   * Completes the upload, or deletes a stale quarantine object when there were no entries. A
+   * refused delete does not fail a clean object (the output is right either way): its error name
+   * is returned for the summary instead.
+   * @throws AwsCallError when the quarantine upload fails.
    */
-  async commit(): Promise<void> {
+  async commit(): Promise<string | undefined> {
     if (this.#body === undefined || this.#upload === undefined) {
-      await this.#store.delete(this.#target.bucket, this.#target.key);
-      return;
+      return this.#store.delete(this.#target.bucket, this.#target.key).then(
+        () => undefined,
+        (error: unknown) => (error instanceof AwsCallError ? error.errorName : "Error"),
+      );
     }
     this.#body.end();
     await this.#upload;
+    return undefined;
   }
 
   /** Stops the upload, which aborts it: nothing is written. Never throws. */

@@ -45,6 +45,13 @@ export async function runObject(
     const summary = await processObject(ref, deps, signal === undefined ? {} : { signal });
     const outcome = summary.quarantined > 0 ? "decrypted-with-quarantine" : "decrypted";
     logger.info("object decrypted", { outcome, ...summary });
+    if (summary.staleQuarantineNotDeleted !== undefined) {
+      logger.warn("a quarantine object of an earlier run could not be deleted", {
+        bucket: summary.outputBucket,
+        key: summary.key,
+        errorName: summary.staleQuarantineNotDeleted,
+      });
+    }
     publishObjectMetrics(metrics, summary);
     return { kind: "decrypted", summary };
   } catch (error) {

@@ -203,6 +203,22 @@ describe("S3 faults, through a fault-injecting proxy", () => {
     expect(proxy.danglingUploads()).toEqual([]);
   });
 
+  test("a refused delete of a stale quarantine object still commits the output, with a warning", async () => {
+    const key = "raw/faults/s3/no-delete";
+    await put(key, small);
+    proxy.rule = (request) =>
+      request.operation === "DeleteObject"
+        ? { kind: "fail", status: 403, code: "AccessDenied" }
+        : { kind: "pass" };
+    const { error, log } = await invoke(key);
+    expect(error).toBeUndefined();
+    await expectComplete(key, small);
+    expect(log.lines.find((line) => line.level === "warn")).toMatchObject({
+      message: "a quarantine object of an earlier run could not be deleted",
+      extra: { key, errorName: "AccessDenied" },
+    });
+  });
+
   test("a 503 SlowDown answer to GetObject is retried and the object completes", async () => {
     const key = "raw/faults/s3/slow-down";
     await put(key, small);

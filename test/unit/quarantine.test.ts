@@ -1,7 +1,7 @@
 import type { Readable } from "node:stream";
 import { describe, expect, test } from "vitest";
 import { loadConfig } from "../../src/config.ts";
-import { ConfigError } from "../../src/errors.ts";
+import { AwsCallError, ConfigError } from "../../src/errors.ts";
 import { isQuarantineKey, QuarantineWriter, quarantineKeyFor, quarantineLine } from "../../src/quarantine.ts";
 import type { ObjectStore, PutTarget } from "../../src/s3-store.ts";
 
@@ -82,8 +82,15 @@ describe("QuarantineWriter", () => {
 
   test("with nothing quarantined, commit deletes a stale quarantine object and uploads nothing", async () => {
     const { store, calls } = fakeStore();
-    await new QuarantineWriter(store, target).commit();
+    expect(await new QuarantineWriter(store, target).commit()).toBeUndefined();
     expect(calls).toEqual([{ op: "delete" }]);
+  });
+
+  test("a refused delete does not fail the object: the error's name is returned for the summary", async () => {
+    const { store } = fakeStore();
+    const denied = Object.assign(new Error("denied"), { name: "AccessDenied" });
+    store.delete = () => Promise.reject(new AwsCallError("s3:DeleteObject", denied));
+    expect(await new QuarantineWriter(store, target).commit()).toBe("AccessDenied");
   });
 
   test("commits its lines in order as one object", async () => {
