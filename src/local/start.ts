@@ -45,6 +45,7 @@ async function main(): Promise<void> {
     const map = Object.fromEntries(STREAMS.map(({ engine, resourceId }) => [`raw/${engine}/`, resourceId]));
     // The per-object log lines are summarized below instead; warnings and errors still print.
     process.env.POWERTOOLS_LOG_LEVEL ??= "WARN";
+    process.env.POWERTOOLS_METRICS_DISABLED ??= "true";
     const handler = createHandler({ ...stack.env, DAS_RESOURCE_ID_MAP: JSON.stringify(map) });
     await rm(OUT_DIR, { recursive: true, force: true });
     console.log(`local S3  ${stack.s3Endpoint}  bucket ${BUCKET}`);
