@@ -1,4 +1,5 @@
 import type { OutputFormat } from "./config.ts";
+import { normalizedMembers } from "./normalize-event.ts";
 import type { ActivityEvent, DecryptedRecord } from "./record-decryptor.ts";
 
 export interface FormatOptions {
@@ -22,7 +23,8 @@ const DEFAULT_CHUNK = 1024 * 1024;
 /**
  * Turns decrypted records into NDJSON, batched into ~1 MiB buffers.
  * `events`: one line per activity event: its own fields untouched, then `clusterId` (when the record
- * has one) and `instanceId`. `records`: one line per record, the decrypted text as RDS wrote it.
+ * has one), `instanceId`, and the normalized `eventTime` and `engine` when they can be derived
+ * (`normalize-event.ts`). `records`: one line per record, the decrypted text as RDS wrote it.
  */
 export async function* formatLines(
   records: AsyncIterable<DecryptedRecord>,
@@ -43,7 +45,7 @@ export async function* formatLines(
           continue;
         }
         counts.events += 1;
-        pending += `${eventLine(event, suffix)}\n`;
+        pending += `${eventLine(event, suffix + normalizedMembers(event))}\n`;
       }
     }
     if (pending.length >= chunkBytes) {

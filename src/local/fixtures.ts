@@ -2,6 +2,7 @@ import { gzipSync } from "node:zlib";
 import { AlgorithmSuiteIdentifier, buildClient, CommitmentPolicy } from "@aws-crypto/client-node";
 import { GenerateDataKeyCommand, type KMSClient } from "@aws-sdk/client-kms";
 import { keyringFor } from "../data-keys.ts";
+import { normalizedFields } from "../normalize-event.ts";
 import { parseResourceId } from "../resource-id.ts";
 import { buildEvents, type Engine, type Event, RECORD_VERSION, seededRandom } from "./das-events.ts";
 
@@ -140,7 +141,7 @@ export async function buildFirehoseObject(
 
 /**
  * The lines the handler must write for these records in `events` format: each event's fields,
- * then `clusterId` (when present) and `instanceId`.
+ * then `clusterId` (when present), `instanceId` and the normalized `eventTime` and `engine`.
  */
 export function expectedEventLines(records: readonly InnerRecord[], includeHeartbeats = false): Event[] {
   return records.flatMap((record) =>
@@ -150,6 +151,7 @@ export function expectedEventLines(records: readonly InnerRecord[], includeHeart
         ...event,
         ...(record.clusterId === undefined ? {} : { clusterId: record.clusterId }),
         instanceId: record.instanceId,
+        ...normalizedFields(event),
       })),
   );
 }
