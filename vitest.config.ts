@@ -6,6 +6,8 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: "forks",
+    // Scans everything each test file prints or logs for plaintext audit data and ciphertext.
+    setupFiles: ["test/support/suite-leak-scan.ts"],
     reporters: ["default"],
     env: {
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",

@@ -8,9 +8,15 @@ import {
 import { createHandler, type DecryptHandler, type Log } from "../../src/handler.ts";
 import type { LocalStack } from "../../src/local/stack.ts";
 
+/** Every CapturingLog made in this test file; the suite-wide leak scan reads them all. */
+export const capturedLogs = new Set<CapturingLog>();
+
 /** A logger that keeps every line, so tests can assert on logs and scan them for leaks. */
 export class CapturingLog implements Log {
   readonly lines: { level: string; message: string; extra: Record<string, unknown> }[] = [];
+  constructor() {
+    capturedLogs.add(this);
+  }
   info(message: string, extra: Record<string, unknown> = {}): void {
     this.lines.push({ level: "info", message, extra });
   }
