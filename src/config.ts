@@ -31,6 +31,12 @@ export interface Config {
   readonly uploadQueueSize: number;
   /** Quarantine key = this + source key (a trailing `.gz` dropped); same bucket as the output. */
   readonly quarantinePrefix: string;
+  /**
+   * KMS key the output and quarantine objects are encrypted under (SSE-KMS, requested on every
+   * write so plaintext is protected even in a bucket without default encryption); `undefined`
+   * leaves encryption to the bucket's default.
+   */
+  readonly outputKmsKeyId: string | undefined;
   /** Bad records one object may quarantine; past this the whole object fails. */
   readonly maxQuarantinedRecords: number;
   /** CloudWatch namespace of the embedded-metric-format metrics. */
@@ -88,6 +94,7 @@ export function loadConfig(env: Env): Config {
     quarantinePrefix,
     maxQuarantinedRecords: int(env, "MAX_QUARANTINED_RECORDS", 1000, 0, 1_000_000),
     metricsNamespace: optional(env, "POWERTOOLS_METRICS_NAMESPACE", (raw) => raw) ?? "DasDecrypt",
+    outputKmsKeyId: optional(env, "OUTPUT_KMS_KEY_ID", (raw) => raw),
   });
 }
 

@@ -95,7 +95,11 @@ export function buildDeps(config: Config): ProcessDeps {
   });
   return {
     config,
-    store: createS3Store(s3, { partBytes: config.uploadPartBytes, queueSize: config.uploadQueueSize }),
+    store: createS3Store(s3, {
+      partBytes: config.uploadPartBytes,
+      queueSize: config.uploadQueueSize,
+      sseKmsKeyId: config.outputKmsKeyId,
+    }),
     decryptor: buildRecordDecryptor(keys),
   };
 }

@@ -52,6 +52,8 @@ export interface ObjectStore {
 export interface S3StoreOptions {
   readonly partBytes: number;
   readonly queueSize: number;
+  /** SSE-KMS key for every object written; `undefined` leaves it to the bucket default. */
+  readonly sseKmsKeyId?: string | undefined;
   /** Times a broken GetObject body is resumed before it fails (default 3). */
   readonly bodyResumes?: number;
   /** First backoff before resuming, doubled each time, with full jitter (default 100 ms). */
@@ -61,6 +63,16 @@ export interface S3StoreOptions {
 /** The S3 implementation of {@link ObjectStore}, over one shared client. */
 export function createS3Store(s3: S3Client, options: S3StoreOptions): ObjectStore {
   const resumes = options.bodyResumes ?? 3;
+  // Requested on every write (parts inherit it from CreateMultipartUpload); the bucket key keeps
+  // KMS requests to one per object rather than one per part.
+  const encryption =
+    options.sseKmsKeyId === undefined
+      ? {}
+      : {
+          ServerSideEncryption: "aws:kms" as const,
+          SSEKMSKeyId: options.sseKmsKeyId,
+          BucketKeyEnabled: true,
+        };
   const backoffMs = options.resumeBackoffMs ?? 100;
   const open = async (bucket: string, key: string, signal?: AbortSignal, from?: number, etag?: string) => {
     try {
@@ -119,6 +131,7 @@ export function createS3Store(s3: S3Client, options: S3StoreOptions): ObjectStor
           Body: body,
           ContentType: target.contentType,
           Metadata: target.metadata,
+          ...encryption,
         },
         partSize: options.partBytes,
         queueSize: options.queueSize,
@@ -160,6 +173,7 @@ export function createS3Store(s3: S3Client, options: S3StoreOptions): ObjectStor
             MetadataDirective: "REPLACE",
             ContentType: target.contentType,
             Metadata: target.metadata,
+            ...encryption,
           }),
         );
       } catch (error) {
