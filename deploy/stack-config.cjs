@@ -1,0 +1,445 @@
+// Turns the stack's parameters into the parts of the CloudFormation that depend on them: the
+// function's environment, its least-privilege IAM statements, the S3 event or bucket, the failure
+// queue and alarm, the output encryption key and, optionally, the Firehose delivery stream.
+// serverless.yml reads it with ${file(./deploy/stack-config.cjs):<part>}. It validates every
+// parameter the way the function validates its environment, and fails naming the parameter.
+"use strict";
+
+const RESOURCE_ID = /^(cluster|db)-[A-Za-z0-9]+$/;
+const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/;
+const KINESIS_ARN = /^arn:aws[a-z-]*:kinesis:[a-z0-9-]+:\d{12}:stream\/[A-Za-z0-9_.-]+$/;
+
+class ParameterError extends Error {
+  constructor(name, problem) {
+    super(`Parameter ${name} ${problem} (set it with --param="${name}=…" or in serverless.yml params)`);
+  }
+}
+
+async function readParams(resolveVariable) {
+  const names = [
+    "bucketName",
+    "existingBucket",
+    "rawPrefix",
+    "dasResourceId",
+    "dasResourceIdMap",
+    "dasKmsKeyArn",
+    "outputBucket",
+    "outputPrefix",
+    "quarantinePrefix",
+    "outputFormat",
+    "outputCompression",
+    "includeHeartbeats",
+    "outputKmsKeyArn",
+    "dasKinesisStreamArn",
+  ];
+  const params = {};
+  for (const name of names) {
+    const value = await resolveVariable(`param:${name}, ""`);
+    params[name] = value === null || value === undefined ? "" : String(value).trim();
+  }
+  return params;
+}
+
+/** Resource ids by context key, from the single id and the prefix map. */
+function resourceIds(params) {
+  const ids = [];
+  if (params.dasResourceId !== "") ids.push(["dasResourceId", params.dasResourceId]);
+  if (params.dasResourceIdMap !== "") {
+    let map;
+    try {
+      map = JSON.parse(params.dasResourceIdMap);
+    } catch {
+      throw new ParameterError(
+        "dasResourceIdMap",
+        'must be a JSON object like {"raw/cluster-a/":"cluster-…"}',
+      );
+    }
+    if (map === null || typeof map !== "object" || Array.isArray(map)) {
+      throw new ParameterError(
+        "dasResourceIdMap",
+        'must be a JSON object like {"raw/cluster-a/":"cluster-…"}',
+      );
+    }
+    for (const [prefix, id] of Object.entries(map)) ids.push([`dasResourceIdMap["${prefix}"]`, String(id)]);
+  }
+  if (ids.length === 0) {
+    throw new ParameterError(
+      "dasResourceId",
+      "is required: the DAS stream's resource id (cluster-… or db-…)",
+    );
+  }
+  const byContext = { "aws:rds:dbc-id": [], "aws:rds:db-id": [] };
+  for (const [name, id] of ids) {
+    const match = RESOURCE_ID.exec(id);
+    if (match === null)
+      throw new ParameterError(name, `must be a cluster-… or db-… resource id, got "${id}"`);
+    const list = byContext[match[1] === "cluster" ? "aws:rds:dbc-id" : "aws:rds:db-id"];
+    if (!list.includes(id)) list.push(id);
+  }
+  return byContext;
+}
+
+function checkPrefixes(params) {
+  for (const name of ["rawPrefix", "outputPrefix", "quarantinePrefix"]) {
+    if (params[name] === "" || !params[name].endsWith("/")) {
+      throw new ParameterError(name, `must be a non-empty key prefix ending in "/", got "${params[name]}"`);
+    }
+  }
+  const sameBucket = params.outputBucket === "" || params.outputBucket === params.bucketName;
+  if (!sameBucket) return;
+  const { rawPrefix, outputPrefix, quarantinePrefix } = params;
+  for (const [name, other] of [
+    ["outputPrefix", outputPrefix],
+    ["quarantinePrefix", quarantinePrefix],
+  ]) {
+    if (other.startsWith(rawPrefix) || rawPrefix.startsWith(other)) {
+      // The notification filters on the raw prefix: output under it would trigger the function again.
+      throw new ParameterError(name, `must not overlap rawPrefix "${rawPrefix}" in the same bucket`);
+    }
+  }
+}
+
+const sub = (text) => ({ "Fn::Sub": text });
+
+module.exports = async ({ resolveVariable }) => {
+  const params = await readParams(resolveVariable);
+  const existing = params.existingBucket === "true";
+  if (!["true", "false"].includes(params.existingBucket)) {
+    throw new ParameterError("existingBucket", 'must be "true" or "false"');
+  }
+  if (existing && params.bucketName === "") {
+    throw new ParameterError("bucketName", "is required when existingBucket is true");
+  }
+  if (!KMS_KEY_ARN.test(params.dasKmsKeyArn)) {
+    throw new ParameterError(
+      "dasKmsKeyArn",
+      "must be the ARN of the KMS key the DAS stream uses (arn:aws:kms:…:key/…)",
+    );
+  }
+  if (params.outputKmsKeyArn !== "" && !KMS_KEY_ARN.test(params.outputKmsKeyArn)) {
+    throw new ParameterError("outputKmsKeyArn", "must be a KMS key ARN, or empty for a key of the stack");
+  }
+  if (params.dasKinesisStreamArn !== "" && !KINESIS_ARN.test(params.dasKinesisStreamArn)) {
+    throw new ParameterError(
+      "dasKinesisStreamArn",
+      "must be the ARN of the aws-rds-das-… Kinesis stream, or empty",
+    );
+  }
+  if (!["events", "records"].includes(params.outputFormat))
+    throw new ParameterError("outputFormat", "must be events or records");
+  if (!["gzip", "none"].includes(params.outputCompression))
+    throw new ParameterError("outputCompression", "must be gzip or none");
+  if (!["true", "false"].includes(params.includeHeartbeats))
+    throw new ParameterError("includeHeartbeats", 'must be "true" or "false"');
+  checkPrefixes(params);
+  const ids = resourceIds(params);
+  const bucketName =
+    params.bucketName !== ""
+      ? params.bucketName
+      : `das-decrypt-${await resolveVariable("sls:stage")}-${await resolveVariable("aws:accountId")}-${await resolveVariable("aws:region")}`;
+  const outputBucket = params.outputBucket !== "" ? params.outputBucket : bucketName;
+  const outputKeyArn =
+    params.outputKmsKeyArn !== "" ? params.outputKmsKeyArn : { "Fn::GetAtt": ["OutputEncryptionKey", "Arn"] };
+  const s3Arn = (bucket, prefix) => sub(`arn:\${AWS::Partition}:s3:::${bucket}/${prefix}*`);
+
+  const environment = {
+    NODE_OPTIONS: "--enable-source-maps",
+    ...(params.dasResourceId !== "" ? { DAS_RESOURCE_ID: params.dasResourceId } : {}),
+    ...(params.dasResourceIdMap !== "" ? { DAS_RESOURCE_ID_MAP: params.dasResourceIdMap } : {}),
+    ...(params.outputBucket !== "" ? { OUTPUT_BUCKET: params.outputBucket } : {}),
+    OUTPUT_PREFIX: params.outputPrefix,
+    QUARANTINE_PREFIX: params.quarantinePrefix,
+    OUTPUT_FORMAT: params.outputFormat,
+    OUTPUT_COMPRESSION: params.outputCompression,
+    INCLUDE_HEARTBEATS: params.includeHeartbeats,
+    OUTPUT_KMS_KEY_ID: outputKeyArn,
+    POWERTOOLS_SERVICE_NAME: "das-decrypt",
+    POWERTOOLS_METRICS_NAMESPACE: "DasDecrypt",
+    POWERTOOLS_LOG_LEVEL: "INFO",
+  };
+
+  const kmsDecryptStatements = Object.entries(ids)
+    .filter(([, list]) => list.length > 0)
+    .map(([contextKey, list]) => ({
+      Sid: contextKey === "aws:rds:dbc-id" ? "DecryptDasDataKeysOfClusters" : "DecryptDasDataKeysOfInstances",
+      Effect: "Allow",
+      Action: ["kms:Decrypt"],
+      Resource: [params.dasKmsKeyArn],
+      Condition: { StringEquals: { [`kms:EncryptionContext:${contextKey}`]: list } },
+    }));
+  const iamStatements = [
+    {
+      Sid: "ReadRawObjects",
+      Effect: "Allow",
+      Action: ["s3:GetObject"],
+      Resource: [s3Arn(bucketName, params.rawPrefix)],
+    },
+    {
+      // GetObject here is the source read of the same-key copy that records the output's counts.
+      Sid: "WriteDecryptedObjects",
+      Effect: "Allow",
+      Action: ["s3:PutObject", "s3:AbortMultipartUpload", "s3:GetObject"],
+      Resource: [s3Arn(outputBucket, params.outputPrefix)],
+    },
+    {
+      Sid: "WriteQuarantinedRecords",
+      Effect: "Allow",
+      Action: ["s3:PutObject", "s3:AbortMultipartUpload", "s3:DeleteObject"],
+      Resource: [s3Arn(outputBucket, params.quarantinePrefix)],
+    },
+    ...kmsDecryptStatements,
+    {
+      // SSE-KMS of the plaintext written, and reading it back for the metadata copy; only via S3.
+      Sid: "EncryptOutputThroughS3",
+      Effect: "Allow",
+      Action: ["kms:GenerateDataKey", "kms:Decrypt"],
+      Resource: [outputKeyArn],
+      Condition: { StringEquals: { "kms:ViaService": sub("s3.${AWS::Region}.amazonaws.com") } },
+    },
+  ];
+
+  const events = existing
+    ? [
+        {
+          s3: {
+            bucket: bucketName,
+            event: "s3:ObjectCreated:*",
+            rules: [{ prefix: params.rawPrefix }],
+            existing: true,
+          },
+        },
+      ]
+    : [];
+
+  const Resources = {
+    ...failureResources(),
+    ...(params.outputKmsKeyArn === "" ? outputKeyResources() : {}),
+    ...(existing ? {} : bucketResources(bucketName, params, outputKeyArn)),
+    ...(params.dasKinesisStreamArn !== "" ? firehoseResources(bucketName, params, outputKeyArn) : {}),
+  };
+  const Outputs = {
+    DasBucketName: { Value: bucketName },
+    FailedEventsQueueUrl: { Value: { Ref: "FailedEventsQueue" } },
+    OutputEncryptionKeyArn: { Value: outputKeyArn },
+  };
+  return { bucketName, outputBucket, environment, iamStatements, events, resources: { Resources, Outputs } };
+};
+
+function failureResources() {
+  return {
+    FailedEventsQueue: {
+      Type: "AWS::SQS::Queue",
+      Properties: {
+        // Events Lambda gave up on (after its retries) wait here 14 days for a look and a redrive.
+        MessageRetentionPeriod: 1209600,
+        SqsManagedSseEnabled: true,
+      },
+    },
+    FailedEventsAlarm: {
+      Type: "AWS::CloudWatch::Alarm",
+      Properties: {
+        AlarmDescription:
+          "das-decrypt gave up on an S3 event: an object was not decrypted (see the failed-events queue)",
+        Namespace: "AWS/SQS",
+        MetricName: "ApproximateNumberOfMessagesVisible",
+        Dimensions: [{ Name: "QueueName", Value: { "Fn::GetAtt": ["FailedEventsQueue", "QueueName"] } }],
+        Statistic: "Maximum",
+        Period: 300,
+        EvaluationPeriods: 1,
+        Threshold: 0,
+        ComparisonOperator: "GreaterThanThreshold",
+        TreatMissingData: "notBreaching",
+      },
+    },
+  };
+}
+
+function outputKeyResources() {
+  return {
+    OutputEncryptionKey: {
+      Type: "AWS::KMS::Key",
+      Properties: {
+        Description: "Encrypts das-decrypt's plaintext audit output at rest",
+        EnableKeyRotation: true,
+        KeyPolicy: {
+          Version: "2012-10-17",
+          Statement: [
+            {
+              // Key access is then granted by IAM policies of the account (the function's role).
+              Sid: "AccountAdministersKey",
+              Effect: "Allow",
+              Principal: { AWS: sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root") },
+              Action: "kms:*",
+              Resource: "*",
+            },
+          ],
+        },
+      },
+    },
+  };
+}
+
+function bucketResources(bucketName, params, outputKeyArn) {
+  const bucketArn = sub(`arn:\${AWS::Partition}:s3:::${bucketName}`);
+  const objectsArn = (prefix) => sub(`arn:\${AWS::Partition}:s3:::${bucketName}/${prefix}*`);
+  return {
+    DecryptS3InvokePermission: {
+      Type: "AWS::Lambda::Permission",
+      Properties: {
+        FunctionName: { "Fn::GetAtt": ["DecryptLambdaFunction", "Arn"] },
+        Action: "lambda:InvokeFunction",
+        Principal: "s3.amazonaws.com",
+        SourceAccount: { Ref: "AWS::AccountId" },
+        SourceArn: bucketArn,
+      },
+    },
+    DasBucket: {
+      Type: "AWS::S3::Bucket",
+      DependsOn: ["DecryptS3InvokePermission"],
+      DeletionPolicy: "Retain",
+      UpdateReplacePolicy: "Retain",
+      Properties: {
+        BucketName: bucketName,
+        BucketEncryption: {
+          ServerSideEncryptionConfiguration: [
+            {
+              ServerSideEncryptionByDefault: { SSEAlgorithm: "aws:kms", KMSMasterKeyID: outputKeyArn },
+              BucketKeyEnabled: true,
+            },
+          ],
+        },
+        PublicAccessBlockConfiguration: {
+          BlockPublicAcls: true,
+          BlockPublicPolicy: true,
+          IgnorePublicAcls: true,
+          RestrictPublicBuckets: true,
+        },
+        OwnershipControls: { Rules: [{ ObjectOwnership: "BucketOwnerEnforced" }] },
+        LifecycleConfiguration: {
+          Rules: [
+            {
+              Id: "AbortIncompleteMultipartUploads",
+              Status: "Enabled",
+              AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 },
+            },
+          ],
+        },
+        NotificationConfiguration: {
+          LambdaConfigurations: [
+            {
+              Event: "s3:ObjectCreated:*",
+              Filter: { S3Key: { Rules: [{ Name: "prefix", Value: params.rawPrefix }] } },
+              Function: { "Fn::GetAtt": ["DecryptLambdaFunction", "Arn"] },
+            },
+          ],
+        },
+      },
+    },
+    DasBucketPolicy: {
+      Type: "AWS::S3::BucketPolicy",
+      Properties: {
+        Bucket: { Ref: "DasBucket" },
+        PolicyDocument: {
+          Version: "2012-10-17",
+          Statement: [
+            {
+              Sid: "DenyInsecureTransport",
+              Effect: "Deny",
+              Principal: "*",
+              Action: "s3:*",
+              Resource: [bucketArn, sub(`arn:\${AWS::Partition}:s3:::${bucketName}/*`)],
+              Condition: { Bool: { "aws:SecureTransport": "false" } },
+            },
+            {
+              Sid: "DenyPlaintextWithoutKms",
+              Effect: "Deny",
+              Principal: "*",
+              Action: "s3:PutObject",
+              Resource: [objectsArn(params.outputPrefix), objectsArn(params.quarantinePrefix)],
+              Condition: { StringNotEquals: { "s3:x-amz-server-side-encryption": "aws:kms" } },
+            },
+          ],
+        },
+      },
+    },
+  };
+}
+
+function firehoseResources(bucketName, params, outputKeyArn) {
+  return {
+    DasFirehoseRole: {
+      Type: "AWS::IAM::Role",
+      Properties: {
+        AssumeRolePolicyDocument: {
+          Version: "2012-10-17",
+          Statement: [
+            {
+              Effect: "Allow",
+              Principal: { Service: "firehose.amazonaws.com" },
+              Action: "sts:AssumeRole",
+              Condition: { StringEquals: { "sts:ExternalId": { Ref: "AWS::AccountId" } } },
+            },
+          ],
+        },
+        Policies: [
+          {
+            PolicyName: "das-firehose",
+            PolicyDocument: {
+              Version: "2012-10-17",
+              Statement: [
+                {
+                  Effect: "Allow",
+                  Action: [
+                    "kinesis:DescribeStream",
+                    "kinesis:GetShardIterator",
+                    "kinesis:GetRecords",
+                    "kinesis:ListShards",
+                  ],
+                  Resource: [params.dasKinesisStreamArn],
+                },
+                {
+                  Effect: "Allow",
+                  Action: ["s3:PutObject", "s3:AbortMultipartUpload"],
+                  Resource: [
+                    sub(`arn:\${AWS::Partition}:s3:::${bucketName}/${params.rawPrefix}*`),
+                    sub(`arn:\${AWS::Partition}:s3:::${bucketName}/processing-failed/*`),
+                  ],
+                },
+                {
+                  Effect: "Allow",
+                  Action: ["s3:GetBucketLocation", "s3:ListBucket"],
+                  Resource: [sub(`arn:\${AWS::Partition}:s3:::${bucketName}`)],
+                },
+                {
+                  Effect: "Allow",
+                  Action: ["kms:GenerateDataKey", "kms:Decrypt"],
+                  Resource: [outputKeyArn],
+                  Condition: { StringEquals: { "kms:ViaService": sub("s3.${AWS::Region}.amazonaws.com") } },
+                },
+              ],
+            },
+          },
+        ],
+      },
+    },
+    DasFirehose: {
+      Type: "AWS::KinesisFirehose::DeliveryStream",
+      Properties: {
+        DeliveryStreamType: "KinesisStreamAsSource",
+        KinesisStreamSourceConfiguration: {
+          KinesisStreamARN: params.dasKinesisStreamArn,
+          RoleARN: { "Fn::GetAtt": ["DasFirehoseRole", "Arn"] },
+        },
+        ExtendedS3DestinationConfiguration: {
+          BucketARN: sub(`arn:\${AWS::Partition}:s3:::${bucketName}`),
+          RoleARN: { "Fn::GetAtt": ["DasFirehoseRole", "Arn"] },
+          // Firehose appends YYYY/MM/dd/HH/ (UTC) to this prefix; records are already encrypted.
+          Prefix: params.rawPrefix,
+          ErrorOutputPrefix: "processing-failed/",
+          CompressionFormat: "UNCOMPRESSED",
+          BufferingHints: { SizeInMBs: 64, IntervalInSeconds: 300 },
+        },
+      },
+    },
+  };
+}

@@ -1,0 +1,61 @@
+import { execFileSync } from "node:child_process";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { inflateRawSync } from "node:zlib";
+
+const ROOT = join(import.meta.dirname, "..", "..");
+const OUT = join(ROOT, ".serverless");
+export const TEMPLATE = join(OUT, "cloudformation-template-update-stack.json");
+
+/** Newest modification time under a path (a file, or a folder walked recursively). */
+function newest(path: string): number {
+  const stat = statSync(path);
+  if (!stat.isDirectory()) return stat.mtimeMs;
+  return Math.max(stat.mtimeMs, ...readdirSync(path).map((name) => newest(join(path, name))));
+}
+
+/**
+ * Makes sure `.serverless/` holds the package of the current sources (CI packages before the
+ * tests; a developer's stale or missing package is rebuilt here with `npm run package`).
+ */
+export function ensurePackaged(): void {
+  const inputs = ["serverless.yml", "deploy", "resources", "src", "functions", "package-lock.json"]
+    .map((name) => join(ROOT, name))
+    .filter((path) => existsSync(path));
+  const fresh = existsSync(TEMPLATE) && statSync(TEMPLATE).mtimeMs >= Math.max(...inputs.map(newest));
+  if (!fresh)
+    execFileSync("npm", ["run", "--silent", "package"], { cwd: ROOT, stdio: "ignore", timeout: 240_000 });
+}
+
+export type Template = {
+  Resources: Record<string, { Type: string; Properties: Record<string, unknown> } & Record<string, unknown>>;
+};
+
+export function readTemplate(): Template {
+  ensurePackaged();
+  return JSON.parse(readFileSync(TEMPLATE, "utf8")) as Template;
+}
+
+/** The files of a zip archive (stored or deflated entries), read with the central directory. */
+export function unzip(path: string): Map<string, Buffer> {
+  const zip = readFileSync(path);
+  const end = zip.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
+  if (end < 0) throw new Error(`${path} is not a zip archive`);
+  const count = zip.readUInt16LE(end + 10);
+  let at = zip.readUInt32LE(end + 16);
+  const files = new Map<string, Buffer>();
+  for (let i = 0; i < count; i += 1) {
+    const method = zip.readUInt16LE(at + 10);
+    const compressedSize = zip.readUInt32LE(at + 20);
+    const nameLength = zip.readUInt16LE(at + 28);
+    const extraLength = zip.readUInt16LE(at + 30);
+    const commentLength = zip.readUInt16LE(at + 32);
+    const localHeader = zip.readUInt32LE(at + 42);
+    const name = zip.subarray(at + 46, at + 46 + nameLength).toString("utf8");
+    const dataAt = localHeader + 30 + zip.readUInt16LE(localHeader + 26) + zip.readUInt16LE(localHeader + 28);
+    const data = zip.subarray(dataAt, dataAt + compressedSize);
+    if (!name.endsWith("/")) files.set(name, method === 0 ? Buffer.from(data) : inflateRawSync(data));
+    at += 46 + nameLength + extraLength + commentLength;
+  }
+  return files;
+}

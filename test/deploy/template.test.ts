@@ -1,0 +1,221 @@
+import { beforeAll, describe, expect, test } from "vitest";
+import { readTemplate, type Template } from "./packaged.ts";
+
+let template: Template;
+beforeAll(() => {
+  template = readTemplate();
+}, 300_000);
+
+const resource = (id: string) => {
+  const found = template.Resources[id];
+  if (found === undefined) throw new Error(`no ${id} in the template`);
+  return found;
+};
+// Template properties are untyped JSON; the assertions below are what checks their shape.
+// biome-ignore lint/suspicious/noExplicitAny: reading arbitrary CloudFormation JSON
+const props = (id: string) => resource(id).Properties as Record<string, any>;
+
+type Statement = {
+  Sid?: string;
+  Effect: string;
+  Action: string | string[];
+  Resource: unknown;
+  Condition?: unknown;
+};
+const statements = (): Statement[] => props("IamRoleLambdaExecution").Policies[0].PolicyDocument.Statement;
+const sub = (text: string) => ({ "Fn::Sub": text });
+
+describe("the function", () => {
+  test("runs nodejs22.x on arm64 with source maps, from the bundled handler", () => {
+    const fn = props("DecryptLambdaFunction");
+    expect(fn.Runtime).toBe("nodejs22.x");
+    expect(fn.Architectures).toEqual(["arm64"]);
+    expect(fn.Handler).toBe("functions/decrypt.handler");
+    expect(fn.MemorySize).toBe(1769);
+    expect(fn.Timeout).toBe(900);
+    expect(fn.ReservedConcurrentExecutions).toBe(20);
+    expect(fn.Environment.Variables).toMatchObject({
+      NODE_OPTIONS: "--enable-source-maps",
+      DAS_RESOURCE_ID: "cluster-P74MFUJBI3PYA2N5L22YVVX3VY",
+      OUTPUT_PREFIX: "decrypted/",
+      QUARANTINE_PREFIX: "quarantine/",
+      OUTPUT_FORMAT: "events",
+      OUTPUT_COMPRESSION: "gzip",
+      OUTPUT_KMS_KEY_ID: { "Fn::GetAtt": ["OutputEncryptionKey", "Arn"] },
+    });
+  });
+
+  test("async failures: 2 retries, a maximum event age, then the failed-events queue (14 days) with an alarm", () => {
+    expect(props("DecryptLambdaEvConf")).toMatchObject({
+      MaximumRetryAttempts: 2,
+      MaximumEventAgeInSeconds: 21600,
+      DestinationConfig: { OnFailure: { Destination: { "Fn::GetAtt": ["FailedEventsQueue", "Arn"] } } },
+    });
+    expect(props("FailedEventsQueue")).toMatchObject({
+      MessageRetentionPeriod: 1209600,
+      SqsManagedSseEnabled: true,
+    });
+    expect(props("FailedEventsAlarm")).toMatchObject({
+      Namespace: "AWS/SQS",
+      MetricName: "ApproximateNumberOfMessagesVisible",
+      Dimensions: [{ Name: "QueueName", Value: { "Fn::GetAtt": ["FailedEventsQueue", "QueueName"] } }],
+      Threshold: 0,
+      ComparisonOperator: "GreaterThanThreshold",
+    });
+  });
+});
+
+describe("the bucket", () => {
+  test("notifies the function of s3:ObjectCreated:* under the raw prefix only", () => {
+    expect(props("DasBucket").NotificationConfiguration).toEqual({
+      LambdaConfigurations: [
+        {
+          Event: "s3:ObjectCreated:*",
+          Filter: { S3Key: { Rules: [{ Name: "prefix", Value: "raw/" }] } },
+          Function: { "Fn::GetAtt": ["DecryptLambdaFunction", "Arn"] },
+        },
+      ],
+    });
+    expect(resource("DasBucket").DependsOn).toEqual(["DecryptS3InvokePermission"]);
+    expect(props("DecryptS3InvokePermission")).toMatchObject({
+      Principal: "s3.amazonaws.com",
+      SourceAccount: { Ref: "AWS::AccountId" },
+      SourceArn: sub("arn:${AWS::Partition}:s3:::das-decrypt-ci-example"),
+    });
+    // Nothing else invokes the function.
+    const invokers = Object.values(template.Resources).filter((r) => r.Type === "AWS::Lambda::Permission");
+    expect(invokers).toHaveLength(1);
+  });
+
+  test("is encrypted with SSE-KMS under the stack's key (bucket key on), rotation enabled", () => {
+    expect(props("DasBucket").BucketEncryption).toEqual({
+      ServerSideEncryptionConfiguration: [
+        {
+          ServerSideEncryptionByDefault: {
+            SSEAlgorithm: "aws:kms",
+            KMSMasterKeyID: { "Fn::GetAtt": ["OutputEncryptionKey", "Arn"] },
+          },
+          BucketKeyEnabled: true,
+        },
+      ],
+    });
+    expect(props("OutputEncryptionKey").EnableKeyRotation).toBe(true);
+  });
+
+  test("blocks every kind of public access and enforces bucket-owner object ownership", () => {
+    expect(props("DasBucket").PublicAccessBlockConfiguration).toEqual({
+      BlockPublicAcls: true,
+      BlockPublicPolicy: true,
+      IgnorePublicAcls: true,
+      RestrictPublicBuckets: true,
+    });
+    expect(props("DasBucket").OwnershipControls).toEqual({
+      Rules: [{ ObjectOwnership: "BucketOwnerEnforced" }],
+    });
+  });
+
+  test("denies requests without TLS and plaintext writes without SSE-KMS", () => {
+    const policy = props("DasBucketPolicy").PolicyDocument.Statement as Statement[];
+    expect(policy).toContainEqual({
+      Sid: "DenyInsecureTransport",
+      Effect: "Deny",
+      Principal: "*",
+      Action: "s3:*",
+      Resource: [
+        sub("arn:${AWS::Partition}:s3:::das-decrypt-ci-example"),
+        sub("arn:${AWS::Partition}:s3:::das-decrypt-ci-example/*"),
+      ],
+      Condition: { Bool: { "aws:SecureTransport": "false" } },
+    });
+    expect(policy.find((s) => s.Sid === "DenyPlaintextWithoutKms")).toMatchObject({
+      Effect: "Deny",
+      Action: "s3:PutObject",
+      Condition: { StringNotEquals: { "s3:x-amz-server-side-encryption": "aws:kms" } },
+    });
+  });
+
+  test("aborts incomplete multipart uploads after one day", () => {
+    expect(props("DasBucket").LifecycleConfiguration.Rules).toContainEqual({
+      Id: "AbortIncompleteMultipartUploads",
+      Status: "Enabled",
+      AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 },
+    });
+  });
+});
+
+describe("the function's IAM role is least privilege", () => {
+  test("no * action anywhere and no * resource", () => {
+    for (const statement of statements()) {
+      const actions = [statement.Action].flat();
+      for (const action of actions) expect(action.includes("*"), `${action}`).toBe(false);
+      expect(JSON.stringify(statement.Resource)).not.toBe('"*"');
+      expect([statement.Resource].flat()).not.toContain("*");
+    }
+  });
+
+  test("exactly these statements: logs, raw read, output write, quarantine write, bound KMS decrypt, output SSE, failure queue", () => {
+    const byAction = statements().map((s) => ({
+      sid: s.Sid,
+      actions: [s.Action].flat().sort(),
+      resource: s.Resource,
+      condition: s.Condition,
+    }));
+    const withSid = (sid: string) => byAction.find((s) => s.sid === sid);
+    expect(withSid("ReadRawObjects")).toEqual({
+      sid: "ReadRawObjects",
+      actions: ["s3:GetObject"],
+      resource: [sub("arn:${AWS::Partition}:s3:::das-decrypt-ci-example/raw/*")],
+      condition: undefined,
+    });
+    expect(withSid("WriteDecryptedObjects")).toEqual({
+      sid: "WriteDecryptedObjects",
+      actions: ["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"],
+      resource: [sub("arn:${AWS::Partition}:s3:::das-decrypt-ci-example/decrypted/*")],
+      condition: undefined,
+    });
+    expect(withSid("WriteQuarantinedRecords")).toEqual({
+      sid: "WriteQuarantinedRecords",
+      actions: ["s3:AbortMultipartUpload", "s3:DeleteObject", "s3:PutObject"],
+      resource: [sub("arn:${AWS::Partition}:s3:::das-decrypt-ci-example/quarantine/*")],
+      condition: undefined,
+    });
+    expect(withSid("DecryptDasDataKeysOfClusters")).toEqual({
+      sid: "DecryptDasDataKeysOfClusters",
+      actions: ["kms:Decrypt"],
+      resource: "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+      condition: {
+        StringEquals: { "kms:EncryptionContext:aws:rds:dbc-id": ["cluster-P74MFUJBI3PYA2N5L22YVVX3VY"] },
+      },
+    });
+    expect(withSid("EncryptOutputThroughS3")).toEqual({
+      sid: "EncryptOutputThroughS3",
+      actions: ["kms:Decrypt", "kms:GenerateDataKey"],
+      resource: [{ "Fn::GetAtt": ["OutputEncryptionKey", "Arn"] }],
+      condition: { StringEquals: { "kms:ViaService": sub("s3.${AWS::Region}.amazonaws.com") } },
+    });
+    const unnamed = byAction.filter((s) => s.sid === undefined).map((s) => s.actions.join(","));
+    expect(unnamed.sort()).toEqual([
+      "logs:CreateLogGroup,logs:CreateLogStream,logs:TagResource",
+      "logs:PutLogEvents",
+      "sqs:SendMessage",
+    ]);
+  });
+});
+
+test("with dasKinesisStreamArn the stack wires Firehose from the DAS stream to the raw prefix", () => {
+  expect(props("DasFirehose")).toMatchObject({
+    DeliveryStreamType: "KinesisStreamAsSource",
+    KinesisStreamSourceConfiguration: {
+      KinesisStreamARN:
+        "arn:aws:kinesis:us-east-1:111122223333:stream/aws-rds-das-cluster-P74MFUJBI3PYA2N5L22YVVX3VY",
+    },
+    ExtendedS3DestinationConfiguration: {
+      Prefix: "raw/",
+      ErrorOutputPrefix: "processing-failed/",
+      CompressionFormat: "UNCOMPRESSED",
+    },
+  });
+  const firehosePolicy = props("DasFirehoseRole").Policies[0].PolicyDocument.Statement as Statement[];
+  for (const statement of firehosePolicy)
+    expect([statement.Action].flat().some((a) => a.includes("*"))).toBe(false);
+});
