@@ -5,7 +5,13 @@
  */
 
 /** The Hive types the table uses. */
-export type HiveType = "string" | "bigint" | "int" | "array<string>" | "map<string,string>";
+export const HIVE_TYPES = ["string", "bigint", "int", "array<string>", "map<string,string>"] as const;
+export type HiveType = (typeof HIVE_TYPES)[number];
+
+/** Narrows a Glue column type to the ones the table uses. */
+export function isHiveType(type: string): type is HiveType {
+  return (HIVE_TYPES as readonly string[]).includes(type);
+}
 
 export interface EventColumn {
   /** The member name as the function writes it (JSON keys are case-sensitive, Glue columns are not). */

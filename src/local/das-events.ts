@@ -87,6 +87,12 @@ const STATEMENTS: readonly Statement[] = [
   { command: "DROP TABLE", pgClass: "DDL", text: "DROP TABLE audit_tmp", object: "audit_tmp" },
   { command: "GRANT", pgClass: "ROLE", text: "GRANT SELECT ON payroll TO analyst", object: "payroll" },
   {
+    command: "REVOKE",
+    pgClass: "ROLE",
+    text: "REVOKE UPDATE ON customers FROM analyst",
+    object: "customers",
+  },
+  {
     command: "CREATE ROLE",
     pgClass: "ROLE",
     text: "CREATE ROLE contractor LOGIN PASSWORD '********'",
@@ -120,19 +126,23 @@ export interface EventContext {
   readonly sequence: number;
 }
 
-/** Builds one activity event of `engine`; every ~15th is a failed login. */
+/**
+ * Builds `count` activity events of `engine`. In about one call in 15 the first event is a failed
+ * login; in one in 13 of the others (chosen by `sequence`, so no extra random draw) a successful one.
+ */
 export function buildEvents(engine: Engine, count: number, context: EventContext): Event[] {
   const { random } = context;
   const failedLogin = random() < 1 / 15;
+  const login = !failedLogin && context.sequence % 13 === 7;
   const build = BUILDERS[engine];
   const events: Event[] = [];
   for (let i = 0; i < count; i += 1) {
     const statement = pick(random, STATEMENTS);
     const user = pick(random, USERS);
     const host = pick(random, HOSTS);
-    events.push(
-      build({ ...context, sequence: context.sequence + i }, statement, user, host, failedLogin && i === 0),
-    );
+    const eventContext = { ...context, sequence: context.sequence + i };
+    const event = build(eventContext, statement, user, host, failedLogin && i === 0);
+    events.push(login && i === 0 ? SUCCESSFUL_LOGIN[engine](event, user, host) : event);
   }
   if (engine === "aurora-mysql" && count > 1 && random() < 0.5) {
     // MAIN and AUX events of one statement arrive in any order.
@@ -317,6 +327,56 @@ const BUILDERS: Record<Engine, Builder> = {
       user_defined_event_id: 0,
       host_name: "EC2AMAZ-NFUJJNO",
       action_id: failed ? "LGIF" : "SL",
+    },
+  }),
+};
+
+/** A successful login as each engine reports it, made from an ordinary event of the same session. */
+const SUCCESSFUL_LOGIN: Record<Engine, (event: Event, user: string, host: string) => Event> = {
+  "aurora-postgresql": (event) => ({
+    ...event,
+    command: "CONNECT",
+    class: "MISC",
+    objectType: null,
+    objectName: null,
+    commandText: null,
+    paramList: [],
+    rowCount: null,
+  }),
+  "aurora-mysql": (event) => ({
+    ...event,
+    command: "CONNECT",
+    class: "MAIN",
+    substatementId: 1,
+    commandText: "",
+    objectType: "",
+    objectName: "",
+    exitCode: "0",
+    rowCount: 0,
+  }),
+  oracle: (event) => ({
+    ...event,
+    command: "LOGON",
+    commandText: null,
+    objectType: null,
+    objectName: null,
+    transactionId: null,
+    exitCode: 0,
+  }),
+  sqlserver: (event, user, host) => ({
+    ...event,
+    class: "LOGIN",
+    command: "LOGIN SUCCEEDED",
+    commandText: `Login succeeded for user '${user}'. Connection made using SQL Server authentication. [CLIENT: ${host}]`,
+    databaseName: "",
+    objectName: "",
+    objectType: "LOGIN",
+    exitCode: 1,
+    engineNativeAuditFields: {
+      ...(event.engineNativeAuditFields as Record<string, unknown>),
+      object_id: 0,
+      schema_name: "",
+      action_id: "LGIS",
     },
   }),
 };
