@@ -1,5 +1,10 @@
 import { Logger } from "@aws-lambda-powertools/logger";
 import type { Context } from "aws-lambda";
+import {
+  type BatchOperationsResponse,
+  handleBatchOperations,
+  isBatchOperationsEvent,
+} from "./batch-operations.ts";
 import { createClients } from "./clients.ts";
 import { type Config, loadConfig } from "./config.ts";
 import { buildDataKeySource } from "./data-keys.ts";
@@ -21,7 +26,7 @@ export interface BatchResponse {
 export type DecryptHandler = (
   event: unknown,
   context?: Pick<Context, "getRemainingTimeInMillis">,
-) => Promise<BatchResponse | HandlerResult>;
+) => Promise<BatchResponse | HandlerResult | BatchOperationsResponse>;
 
 /** What a direct (S3 or EventBridge) invocation returns when every object succeeded. */
 export interface HandlerResult {
@@ -53,6 +58,10 @@ export function createHandler(
   const deps = options.deps ?? buildDeps(config);
 
   return async (event, context) => {
+    if (isBatchOperationsEvent(event)) {
+      const signal = deadlineSignal(context);
+      return handleBatchOperations(event, (ref) => runObject(ref, deps, { logger, metrics }, signal));
+    }
     const parsed = parseEvent(event);
     for (const reason of parsed.skipped) logger.info("notification skipped", { reason });
     const signal = deadlineSignal(context);
