@@ -13,35 +13,78 @@ export interface NormalizedFields {
   engine?: EngineName;
 }
 
-// `2022-03-27 13:05:16.607273+00` (Aurora), `2022-10-06 21:24:59.9422268+00` (SQL Server, 7 digits),
-// `2021-12-28 17:03:35.000000` (Oracle, no zone), and ISO forms with `T`, `Z` or `+05:30`.
-const DAS_TIME =
-  /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,12}))?\s*(Z|[+-]\d{2}(?::?\d{2})?)?$/;
-
 /**
  * Converts a DAS time string to ISO-8601 UTC with exactly six fractional digits (extra digits are
- * cut, missing ones padded with zeros). A time without a zone is taken as UTC, which is how RDS
- * writes Oracle's `logTime`. Returns `undefined` for anything else (never throws): the original
- * field stays in the line either way.
+ * cut, missing ones padded with zeros). Accepts `2022-03-27 13:05:16.607273+00` (Aurora),
+ * `2022-10-06 21:24:59.9422268+00` (SQL Server, 7 digits), `2021-12-28 17:03:35.000000` (Oracle, no
+ * zone: taken as UTC, which is how RDS writes it), and ISO forms with `T`, `Z`, `+05:30` or `-0500`.
+ * Returns `undefined` for anything else (never throws): the original field stays in the line anyway.
  */
 export function toUtcIsoTime(value: unknown): string | undefined {
   if (typeof value !== "string") return undefined;
-  const match = DAS_TIME.exec(value.trim());
-  if (match === null) return undefined;
-  const [, year, month, day, hour, minute, second, fraction = "", zone = "Z"] = match;
-  const [y, mo, d, h, mi, s] = [year, month, day, hour, minute, second].map(Number) as number[];
-  if (y === undefined || mo === undefined || d === undefined) return undefined;
-  if (h === undefined || mi === undefined || s === undefined) return undefined;
+  const text = value.trim();
+  if (!hasDateTimeShape(text)) return undefined;
+  let at = 19;
+  let fraction = "";
+  if (text[at] === "." || text[at] === ",") {
+    const start = at + 1;
+    at = start;
+    while (at < text.length && isDigit(text.charCodeAt(at))) at += 1;
+    if (at === start || at - start > 12) return undefined;
+    fraction = text.slice(start, Math.min(at, start + 6));
+  }
+  while (text[at] === " " || text[at] === "\t") at += 1;
+  const zone = text.slice(at);
+  // Events arrive in time order, many per second: the checks and date arithmetic run once per second.
+  const head = text.slice(0, 19);
+  if (head !== last.head || zone !== last.zone) last = { head, zone, utc: utcSecond(text, zone) };
+  return last.utc === undefined ? undefined : `${last.utc}.${fraction.padEnd(6, "0")}Z`;
+}
+
+let last: { head: string; zone: string; utc: string | undefined } = { head: "", zone: "", utc: undefined };
+
+const DIGIT_POSITIONS = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18];
+
+/** `YYYY-MM-DD?HH:MM:SS` at the start of `text` (any digits; ranges are checked by `utcSecond`). */
+function hasDateTimeShape(text: string): boolean {
+  if (text.length < 19) return false;
+  for (const i of DIGIT_POSITIONS) if (!isDigit(text.charCodeAt(i))) return false;
+  const separator = text[10];
+  return (
+    text[4] === "-" &&
+    text[7] === "-" &&
+    (separator === " " || separator === "T") &&
+    text[13] === ":" &&
+    text[16] === ":"
+  );
+}
+
+function isDigit(code: number): boolean {
+  return code >= 48 && code <= 57;
+}
+
+/** The two-digit number at `i` (digits already checked). */
+function twoDigits(text: string, i: number): number {
+  return (text.charCodeAt(i) - 48) * 10 + text.charCodeAt(i + 1) - 48;
+}
+
+/** `YYYY-MM-DDTHH:MM:SS` in UTC for the local time at the start of `text` in `zone`, or `undefined`. */
+function utcSecond(text: string, zone: string): string | undefined {
+  const y = twoDigits(text, 0) * 100 + twoDigits(text, 2);
+  const mo = twoDigits(text, 5);
+  const d = twoDigits(text, 8);
+  const h = twoDigits(text, 11);
+  const mi = twoDigits(text, 14);
+  const s = twoDigits(text, 17);
   if (y < 1000 || mo < 1 || mo > 12 || d < 1 || d > daysIn(y, mo) || h > 23 || mi > 59 || s > 59) {
     return undefined;
   }
   const offsetMinutes = zoneOffsetMinutes(zone);
   if (offsetMinutes === undefined) return undefined;
-  const utcMs = Date.UTC(y, mo - 1, d, h, mi, s) - offsetMinutes * 60_000;
-  const iso = new Date(utcMs).toISOString();
+  if (offsetMinutes === 0) return `${text.slice(0, 10)}T${text.slice(11, 19)}`;
+  const iso = new Date(Date.UTC(y, mo - 1, d, h, mi, s) - offsetMinutes * 60_000).toISOString();
   // Shifting by the zone can leave the four-digit year range; such a time is not a DAS time.
-  if (iso.length !== 24) return undefined;
-  return `${iso.slice(0, 19)}.${fraction.slice(0, 6).padEnd(6, "0")}Z`;
+  return iso.length === 24 ? iso.slice(0, 19) : undefined;
 }
 
 /** The event's time as ISO-8601 UTC: `logTime`, else `startTime` (Oracle and SQL Server leave it null). */
@@ -56,6 +99,17 @@ export function eventTimeOf(event: Readonly<Record<string, unknown>>): string | 
 export function engineOf(event: Readonly<Record<string, unknown>>): EngineName | undefined {
   const serverType = event.serverType;
   if (typeof serverType !== "string") return undefined;
+  // One stream is one engine: the name is worked out once, not for every event.
+  if (serverType !== lastEngine.serverType) lastEngine = { serverType, engine: engineNamed(serverType) };
+  return lastEngine.engine;
+}
+
+let lastEngine: { serverType: string; engine: EngineName | undefined } = {
+  serverType: "",
+  engine: undefined,
+};
+
+function engineNamed(serverType: string): EngineName | undefined {
   const name = serverType.toLowerCase().replace(/[\s_-]/g, "");
   if (name.includes("postgres")) return "aurora-postgresql";
   if (name.includes("mysql")) return "aurora-mysql";
@@ -90,16 +144,22 @@ export function normalizedMembers(event: Readonly<Record<string, unknown>>): str
   return members;
 }
 
+/** Minutes east of UTC for `""`, `Z`, `±hh`, `±hhmm` or `±hh:mm`; `undefined` for anything else. */
 function zoneOffsetMinutes(zone: string): number | undefined {
-  if (zone === "Z") return 0;
-  const sign = zone.startsWith("-") ? -1 : 1;
-  const digits = zone.slice(1).replace(":", "");
-  const hours = Number(digits.slice(0, 2));
-  const minutes = digits.length > 2 ? Number(digits.slice(2)) : 0;
+  if (zone === "" || zone === "Z") return 0;
+  const sign = zone[0] === "+" ? 1 : zone[0] === "-" ? -1 : 0;
+  const minutesAt = zone.length === 5 ? 3 : zone.length === 6 && zone[3] === ":" ? 4 : -1;
+  if (sign === 0 || (zone.length !== 3 && minutesAt < 0)) return undefined;
+  for (const i of minutesAt < 0 ? [1, 2] : [1, 2, minutesAt, minutesAt + 1]) {
+    if (!isDigit(zone.charCodeAt(i))) return undefined;
+  }
+  const hours = twoDigits(zone, 1);
+  const minutes = minutesAt < 0 ? 0 : twoDigits(zone, minutesAt);
   if (hours > 23 || minutes > 59) return undefined;
   return sign * (hours * 60 + minutes);
 }
 
 function daysIn(year: number, month: number): number {
-  return new Date(Date.UTC(year, month, 0)).getUTCDate();
+  if (month === 2) return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
+  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
 }

@@ -30,6 +30,8 @@ describe("toUtcIsoTime turns every engine's time format into fixed-width ISO-860
     ],
     ["negative offset, crossing a year", "2021-12-31 23:30:00-01", "2022-01-01T00:30:00.000000Z"],
     ["leap day", "2024-02-29 00:00:00+00", "2024-02-29T00:00:00.000000Z"],
+    ["offset +0000 and a comma", "2024-02-29 00:00:00,25+0000", "2024-02-29T00:00:00.250000Z"],
+    ["offset -00:00", "2024-02-29 00:00:00-00:00", "2024-02-29T00:00:00.000000Z"],
     ["surrounding spaces", "  2024-02-29 00:00:00+00 ", "2024-02-29T00:00:00.000000Z"],
   ])("%s", (_name, input, expected) => {
     expect(toUtcIsoTime(input)).toBe(expected);
@@ -46,9 +48,30 @@ describe("toUtcIsoTime turns every engine's time format into fixed-width ISO-860
     ["offset hour 24", "2022-10-06 21:24:59+24"],
     ["text after the zone", "2022-10-06 21:24:59+00 UTC"],
     ["two-digit year", "22-10-06 21:24:59+00"],
+    ["a comma and no digits", "2022-10-06 21:24:59,+00"],
+    ["13 fractional digits", "2022-10-06 21:24:59.1234567890123+00"],
+    ["a letter in the time", "2022-10-06 21:2a:59+00"],
+    ["a slash in the date", "2022/10/06 21:24:59+00"],
+    ["a one-digit offset", "2022-10-06 21:24:59+5"],
+    ["an offset with a dash", "2022-10-06 21:24:59+05-30"],
+    ["an offset of 60 minutes", "2022-10-06 21:24:59+05:60"],
+    ["a zone name", "2022-10-06 21:24:59 UTC"],
   ])("gives undefined for %s", (_name, input) => {
     expect(toUtcIsoTime(input)).toBeUndefined();
   });
+});
+
+test("toUtcIsoTime: the same second in other zones, with other fractions, in any order", () => {
+  const inputs = [
+    ["2022-10-06 21:24:59.1+00", "2022-10-06T21:24:59.100000Z"],
+    ["2022-10-06 21:24:59.2+01", "2022-10-06T20:24:59.200000Z"],
+    ["2022-10-06 21:24:59.3+00", "2022-10-06T21:24:59.300000Z"],
+    ["2022-10-06 21:24:59.4", "2022-10-06T21:24:59.400000Z"],
+    ["2022-10-06 21:24:59.5+00 UTC", undefined],
+    ["2022-10-06 21:24:59.6+00", "2022-10-06T21:24:59.600000Z"],
+  ] as const;
+  for (const [input, expected] of [...inputs, ...[...inputs].reverse()])
+    expect(toUtcIsoTime(input)).toBe(expected);
 });
 
 describe("eventTimeOf", () => {
