@@ -1,4 +1,5 @@
 import { KMSClient } from "@aws-sdk/client-kms";
+import { LambdaClient } from "@aws-sdk/client-lambda";
 import { S3Client } from "@aws-sdk/client-s3";
 import type { Config } from "./config.ts";
 
@@ -33,4 +34,9 @@ export function createClients(config: Pick<Config, "s3ForcePathStyle">): AwsClie
       requestHandler: { connectionTimeout: 3_000, requestTimeout: 10_000 },
     }),
   };
+}
+
+/** The Lambda client the reprocessing command invokes the deployed function with. */
+export function createLambdaClient(): LambdaClient {
+  return new LambdaClient({ retryMode: "standard", maxAttempts: 5 });
 }

@@ -47,6 +47,14 @@ export class ConfigError extends DasDecryptError {
   }
 }
 
+/** A command-line argument or flag is malformed; the command prints it as one line and exits 2. */
+export class UsageError extends DasDecryptError {
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
 /** The invocation event is not one of the shapes the handler accepts. */
 export class EventShapeError extends DasDecryptError {
   constructor(message: string) {

@@ -1,0 +1,151 @@
+import { HeadObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import type { Config } from "../config.ts";
+import { mapOrdered } from "../map-ordered.ts";
+import { isOutputKey, outputKeyFor } from "../output-key.ts";
+import { isQuarantineKey } from "../quarantine.ts";
+import type { Emitter } from "./emitters.ts";
+import { type ListedObject, listRawObjects } from "./list-raw-objects.ts";
+import type { Counts, Progress } from "./progress.ts";
+import type { S3Url } from "./s3-url.ts";
+
+export interface ReprocessOptions {
+  readonly source: S3Url;
+  readonly fromMs?: number;
+  readonly toMs?: number;
+  readonly startAfter?: string;
+  /** Re-emit objects whose decrypted twin is already up to date. */
+  readonly force: boolean;
+  /** Objects (and up-to-date checks) in flight at once. */
+  readonly concurrency: number;
+  /** Objects named by one emitted event. */
+  readonly batchSize: number;
+  readonly config: Config;
+  readonly s3: S3Client;
+  /** Where the events go; `undefined` lists and checks only (dry run, manifest). */
+  readonly emitter: Emitter | undefined;
+  readonly progress: Progress;
+  /** Aborting it (Ctrl-C) stops emitting; what was started finishes, and a resume point is given. */
+  readonly signal?: AbortSignal;
+}
+
+export interface ReprocessResult {
+  readonly counts: Counts;
+  /** The objects that were (or, without an emitter, would be) sent. */
+  readonly pending: ListedObject[];
+  readonly failures: { key: string; error: string }[];
+  /** Every key up to and including this one is done: `--start-after` it to resume. */
+  readonly resumeAfter: string | undefined;
+  readonly interrupted: boolean;
+}
+
+/**
+ * Re-emits S3 events for raw objects under a prefix (optionally an hour range of the Firehose
+ * layout), skipping those whose decrypted twin records the object's current ETag (unless forced),
+ * so reruns and resumed runs only do what is left.
+ */
+export async function reprocess(options: ReprocessOptions): Promise<ReprocessResult> {
+  const { config, s3, source } = options;
+  const exclude = (key: string) =>
+    isOutputKey(source.bucket, key, config) || isQuarantineKey(source.bucket, key, config);
+  const listed: ListedObject[] = [];
+  for await (const object of listRawObjects(s3, {
+    bucket: source.bucket,
+    prefix: source.key,
+    ...(options.fromMs === undefined ? {} : { fromMs: options.fromMs }),
+    ...(options.toMs === undefined ? {} : { toMs: options.toMs }),
+    ...(options.startAfter === undefined ? {} : { startAfter: options.startAfter }),
+    exclude,
+  })) {
+    listed.push(object);
+  }
+  const counts: Counts = { total: listed.length, decrypted: 0, upToDate: 0, failed: 0 };
+  options.progress.update(counts);
+
+  // Decide per object, in key order, whether it is up to date; then send the rest in batches.
+  const steps = mapOrdered(toIterable(listed), options.concurrency, async (object) => ({
+    object,
+    fresh: !options.force && (await isUpToDate(s3, config, object)),
+  }));
+  const pending: ListedObject[] = [];
+  const failures: { key: string; error: string }[] = [];
+  let resumeAfter: string | undefined;
+  let contiguous = true;
+  let interrupted = false;
+  // Up-to-date objects are counted but do not move the resume point: batches before them may
+  // still be in flight, and on a resumed run they cost one HEAD each to skip again.
+  const batches = batchesOf(steps, options.batchSize, () => {
+    counts.upToDate += 1;
+    options.progress.update(counts);
+  });
+  const sent = mapOrdered(batches, options.concurrency, async (batch) => {
+    if (options.signal?.aborted === true) return { batch, error: "interrupted" };
+    pending.push(...batch);
+    if (options.emitter === undefined) return { batch, error: undefined };
+    try {
+      await options.emitter.emit(batch);
+      return { batch, error: undefined };
+    } catch (error) {
+      return { batch, error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) };
+    }
+  });
+  for await (const { batch, error } of sent) {
+    const last = batch.at(-1)?.key;
+    if (error === "interrupted") {
+      interrupted = true;
+      contiguous = false;
+      continue;
+    }
+    if (error === undefined) {
+      counts.decrypted += batch.length;
+      if (contiguous) resumeAfter = last;
+    } else {
+      counts.failed += batch.length;
+      contiguous = false;
+      for (const object of batch) failures.push({ key: object.key, error });
+    }
+    options.progress.update(counts);
+  }
+  options.progress.stop();
+  return { counts, pending, failures, resumeAfter, interrupted };
+}
+
+/** True when the decrypted twin exists and records this very version of the source. */
+async function isUpToDate(s3: S3Client, config: Config, object: ListedObject): Promise<boolean> {
+  try {
+    const head = await s3.send(
+      new HeadObjectCommand({
+        Bucket: config.outputBucket ?? object.bucket,
+        Key: outputKeyFor(object.key, config),
+      }),
+    );
+    return head.Metadata?.["source-etag"] === object.etag;
+  } catch (error) {
+    if (error instanceof Error && (error.name === "NotFound" || error.name === "NoSuchKey")) return false;
+    throw error;
+  }
+}
+
+async function* toIterable<T>(items: T[]): AsyncGenerator<T> {
+  yield* items;
+}
+
+/** Groups the objects that need sending into batches; reports the up-to-date ones as they pass. */
+async function* batchesOf(
+  steps: AsyncIterable<{ object: ListedObject; fresh: boolean }>,
+  size: number,
+  onFresh: (object: ListedObject) => void,
+): AsyncGenerator<ListedObject[]> {
+  let batch: ListedObject[] = [];
+  for await (const { object, fresh } of steps) {
+    if (fresh) {
+      onFresh(object);
+      continue;
+    }
+    batch.push(object);
+    if (batch.length >= size) {
+      yield batch;
+      batch = [];
+    }
+  }
+  if (batch.length > 0) yield batch;
+}
