@@ -9,10 +9,12 @@
  * Each keeps Trino's semantics for the values an `events` row holds.
  */
 export const TRINO_SHIMS: readonly { readonly name: string; readonly sql: string }[] = [
-  // Trino: parses ISO-8601 (Z or ±hh:mm) into a timestamp with time zone.
+  // Trino: parses ISO-8601 (Z or ±hh:mm) into a timestamp(3) with time zone: the same instant, cut
+  // to milliseconds. Trino keeps the written zone for hour() and day_of_week() where DuckDB uses the
+  // session's (UTC): the same for `eventtime` (always Z), not for a parameter written with an offset.
   {
     name: "from_iso8601_timestamp",
-    sql: "CREATE OR REPLACE MACRO from_iso8601_timestamp(s) AS CAST(s AS TIMESTAMPTZ)",
+    sql: "CREATE OR REPLACE MACRO from_iso8601_timestamp(s) AS date_trunc('millisecond', CAST(s AS TIMESTAMPTZ))",
   },
   // Trino: ISO day of week, 1 = Monday … 7 = Sunday (DuckDB's dayofweek counts 0 = Sunday).
   { name: "day_of_week", sql: "CREATE OR REPLACE MACRO day_of_week(t) AS isodow(t)" },

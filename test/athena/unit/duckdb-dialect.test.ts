@@ -64,6 +64,20 @@ describe("the Trino shims give Trino's answers in DuckDB", () => {
     ).toEqual({ same: true, h: 22 });
   });
 
+  test("from_iso8601_timestamp keeps milliseconds only, as Trino's timestamp(3) does", async () => {
+    expect(
+      await one(
+        "SELECT from_iso8601_timestamp(?) = from_iso8601_timestamp(?) AS same, from_iso8601_timestamp(?) < from_iso8601_timestamp(?) AS less",
+        [
+          "2026-11-18T22:30:00.123001Z",
+          "2026-11-18T22:30:00.123999Z",
+          "2026-11-18T22:30:00.123999Z",
+          "2026-11-18T22:30:00.124000Z",
+        ],
+      ),
+    ).toEqual({ same: true, less: true });
+  });
+
   test("element_at of a missing map key is NULL, of a present one its value", async () => {
     expect(
       await one("SELECT element_at(MAP {'a': '1'}, 'a') AS a, element_at(MAP {'a': '1'}, 'b') AS b"),
