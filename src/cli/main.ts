@@ -200,7 +200,7 @@ async function runReprocess(io: CliIo, target: string, flags: Record<string, unk
     config,
     s3,
     emitter,
-    progress: createProgress(io.stdout),
+    progress: createProgress(io.stdout, { verb: emitter === undefined ? "to send" : "sent" }),
     ...(io.signal === undefined ? {} : { signal: io.signal }),
   });
   const { counts } = result;

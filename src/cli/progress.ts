@@ -16,8 +16,13 @@ export interface Progress {
  * A progress bar with counts and ETA on a terminal; on a pipe or a log file, a plain line every
  * `every` objects and at the end, so CI logs and `| tee` stay readable.
  */
-export function createProgress(out: NodeJS.WritableStream & { isTTY?: boolean }, every = 100): Progress {
-  const format = (c: Counts) => `${c.decrypted} sent, ${c.upToDate} up to date, ${c.failed} failed`;
+export function createProgress(
+  out: NodeJS.WritableStream & { isTTY?: boolean },
+  options: { every?: number; verb?: string } = {},
+): Progress {
+  const every = options.every ?? 100;
+  const verb = options.verb ?? "sent";
+  const format = (c: Counts) => `${c.decrypted} ${verb}, ${c.upToDate} up to date, ${c.failed} failed`;
   if (out.isTTY === true) {
     const bar = new SingleBar(
       {
