@@ -131,5 +131,12 @@ function parseInner(text: string): DasRecord {
   ) {
     throw new RecordError("not-das-record", "the decrypted payload has no databaseActivityEventList");
   }
+  const events = (inner as { databaseActivityEventList: unknown[] }).databaseActivityEventList;
+  if (!events.every((event) => typeof event === "object" && event !== null && !Array.isArray(event))) {
+    throw new RecordError(
+      "not-das-record",
+      "the decrypted payload's databaseActivityEventList holds a non-object",
+    );
+  }
   return inner as DasRecord;
 }

@@ -117,7 +117,7 @@ const KMS_REFUSED =
   /KMS refused the record's data key under aws:rds:dbc-id=cluster-P74MFUJBI3PYA2N5L22YVVX3VY/;
 const NOT_AUTHENTIC = /Encryption SDK could not decrypt/;
 const NOT_GZIP = /not gzip data/;
-const NOT_DAS = /not JSON|no databaseActivityEventList/;
+const NOT_DAS = /not JSON|no databaseActivityEventList|holds a non-object/;
 const GARBAGE = /bytes that are not a JSON object/;
 const TRUNCATED = /ends inside this record/;
 const TOO_LARGE = /over MAX_RECORD_BYTES \(4096\)/;
@@ -229,6 +229,24 @@ describe("each malformed input is quarantined with its index, offset and reason;
         g(0),
         bad(
           await sealer.seal(gzippedJson({ type: "DatabaseActivityMonitoringRecord", note: "x" })),
+          "not-das-record",
+          NOT_DAS,
+        ),
+        g(1),
+      ],
+    ],
+    [
+      "a DAS record whose event list holds a null",
+      async () => [
+        g(0),
+        bad(
+          await sealer.seal(
+            gzippedJson({
+              type: "DatabaseActivityMonitoringRecord",
+              instanceId: "db-X",
+              databaseActivityEventList: [null],
+            }),
+          ),
           "not-das-record",
           NOT_DAS,
         ),
