@@ -322,6 +322,8 @@ function bucketResources(bucketName, params, outputKeyArn) {
               Status: "Enabled",
               AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 },
             },
+            // Athena query results hold plaintext audit data too; they are not kept past a month.
+            { Id: "ExpireAthenaResults", Status: "Enabled", Prefix: "athena-results/", ExpirationInDays: 30 },
           ],
         },
         NotificationConfiguration: {

@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { inflateRawSync } from "node:zlib";
 
@@ -22,9 +22,25 @@ export function ensurePackaged(): void {
   const inputs = ["serverless.yml", "deploy", "resources", "src", "functions", "package-lock.json"]
     .map((name) => join(ROOT, name))
     .filter((path) => existsSync(path));
-  const fresh = existsSync(TEMPLATE) && statSync(TEMPLATE).mtimeMs >= Math.max(...inputs.map(newest));
-  if (!fresh)
-    execFileSync("npm", ["run", "--silent", "package"], { cwd: ROOT, stdio: "ignore", timeout: 240_000 });
+  const fresh = () => existsSync(TEMPLATE) && statSync(TEMPLATE).mtimeMs >= Math.max(...inputs.map(newest));
+  // Several test files may ask at once (one worker each): one packages, the others wait for it.
+  const lock = join(ROOT, ".serverless.lock");
+  for (const deadline = Date.now() + 300_000; !fresh(); ) {
+    try {
+      mkdirSync(lock);
+    } catch {
+      if (Date.now() > deadline)
+        throw new Error(`${lock} held for 5 minutes: remove it if no packaging runs`);
+      execFileSync("sleep", ["1"]);
+      continue;
+    }
+    try {
+      if (!fresh())
+        execFileSync("npm", ["run", "--silent", "package"], { cwd: ROOT, stdio: "ignore", timeout: 240_000 });
+    } finally {
+      rmSync(lock, { recursive: true, force: true });
+    }
+  }
 }
 
 export type Template = {

@@ -140,6 +140,12 @@ describe("the bucket", () => {
       Status: "Enabled",
       AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 },
     });
+    expect(props("DasBucket").LifecycleConfiguration.Rules).toContainEqual({
+      Id: "ExpireAthenaResults",
+      Status: "Enabled",
+      Prefix: "athena-results/",
+      ExpirationInDays: 30,
+    });
   });
 });
 
