@@ -48,7 +48,8 @@ export function keyringFor(material: Uint8Array): RawAesKeyringNode {
   return new RawAesKeyringNode({
     keyNamespace: DAS_KEY_NAMESPACE,
     keyName: DAS_KEY_NAME,
-    unencryptedMasterKey: material,
+    // The SDK zeroes the array it is given once it has taken the key in: hand it its own copy.
+    unencryptedMasterKey: new Uint8Array(material),
     wrappingSuite: RawAesWrappingSuiteIdentifier.AES256_GCM_IV12_TAG16_NO_PADDING,
   });
 }

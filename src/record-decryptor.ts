@@ -3,6 +3,7 @@ import { buildClient, CommitmentPolicy } from "@aws-crypto/client-node";
 import type { DataKeyCacheStats } from "./data-key-cache.ts";
 import type { DataKeySource } from "./data-keys.ts";
 import { DasDecryptError, RecordError } from "./errors.ts";
+import { fastDecrypt } from "./esdk-fast-decrypt.ts";
 import type { ResourceId } from "./resource-id.ts";
 
 /** An activity event as RDS wrote it; every field passes through untouched. */
@@ -55,9 +56,11 @@ export function buildRecordDecryptor(keys: DataKeySource): RecordDecryptor {
       const outer = parseOuter(bytes);
       const message = decodeBase64(outer.databaseActivityEvents, "databaseActivityEvents");
       const dataKey = await keys.get(outer.key, resource, stats);
-      let compressed: Buffer;
+      // The direct reader handles the shape DAS writes; anything else, or anything it cannot
+      // verify, goes to the SDK, whose verdict stands.
+      let compressed: Buffer | undefined = fastDecrypt(message, dataKey.material);
       try {
-        ({ plaintext: compressed } = await esdkDecrypt(dataKey.keyring, message));
+        compressed ??= (await esdkDecrypt(dataKey.keyring, message)).plaintext;
       } catch (error) {
         if (error instanceof DasDecryptError) throw error;
         throw new RecordError(
