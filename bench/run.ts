@@ -1,0 +1,347 @@
+/**
+ * `npm run bench`: the handler's cost per record against the floor of the work itself and against
+ * the per-record approach of the public samples, on generated DAS objects, with the local S3 and
+ * KMS (5 ms latency) in a child process. Prints one JSON line per case. Options:
+ *   --records N     records per throughput case (default 100000)
+ *   --naive N       records of the naive-vs-ours comparison (default 2000)
+ *   --big-mb N      size of the memory case in MiB (default 1100; 0 skips the memory cases)
+ */
+import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
+import { createCipheriv, createDecipheriv, createSign, createVerify, generateKeyPairSync, randomBytes } from "node:crypto";
+import { once } from "node:events";
+import { createInterface } from "node:readline";
+import { Readable } from "node:stream";
+import { gunzipSync, gzipSync } from "node:zlib";
+import { RawAesKeyringNode, RawAesWrappingSuiteIdentifier, buildClient, CommitmentPolicy } from "@aws-crypto/client-node";
+import { DecryptCommand, KMSClient } from "@aws-sdk/client-kms";
+import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { Upload } from "@aws-sdk/lib-storage";
+import { createHandler } from "../src/handler.ts";
+import type { Engine } from "../src/local/das-events.ts";
+import { type EncryptedRecord, encryptedRecords, type SuiteName } from "../src/local/fixtures.ts";
+import type { ObjectSummary } from "../src/process-object.ts";
+import { s3Notification } from "../src/s3-notification.ts";
+import { splitWithStreamJson } from "./stream-json-split.ts";
+import { splitRecords } from "../src/split-records.ts";
+
+const args = new Map<string, string>();
+for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i] ?? "", process.argv[i + 1] ?? "");
+const RECORDS = Number(args.get("--records") ?? "100000");
+const NAIVE = Number(args.get("--naive") ?? "2000");
+const BIG_MB = Number(args.get("--big-mb") ?? "1100");
+const DISTINCT = 1000;
+const ROTATE = 250;
+const CLUSTER = "cluster-P74MFUJBI3PYA2N5L22YVVX3VY";
+const CREDENTIALS = { accessKeyId: "local", secretAccessKey: "local-secret" };
+const gc = (globalThis as { gc?: () => void }).gc ?? (() => undefined);
+
+interface Servers {
+  s3: string;
+  kms: string;
+  keyArn: string;
+  ask(command: string): Promise<Record<string, number>>;
+  child: ChildProcessWithoutNullStreams;
+}
+
+async function startServers(): Promise<Servers> {
+  const child = spawn(process.execPath, ["--import", "tsx", "bench/servers.ts"], {
+    env: { ...process.env, KMS_LATENCY_MS: "5" },
+  });
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const first = await lines.next();
+  const info = JSON.parse(String(first.value)) as { s3: string; kms: string; keyArn: string };
+  return {
+    ...info,
+    child,
+    async ask(command) {
+      child.stdin.write(`${command}\n`);
+      return JSON.parse(String((await lines.next()).value)) as Record<string, number>;
+    },
+  };
+}
+
+function print(line: Record<string, unknown>): void {
+  process.stdout.write(`${JSON.stringify(line)}\n`);
+}
+
+/** The object's bytes: the distinct records repeated to `count`, one per line, in ~1 MiB chunks. */
+function objectStream(records: EncryptedRecord[], count: number): Readable {
+  return Readable.from(
+    (function* () {
+      let chunk: Buffer[] = [];
+      let size = 0;
+      for (let i = 0; i < count; i += 1) {
+        const bytes = (records[i % records.length] as EncryptedRecord).bytes;
+        chunk.push(bytes, NEWLINE);
+        size += bytes.length + 1;
+        if (size >= 1 << 20) {
+          yield Buffer.concat(chunk);
+          chunk = [];
+          size = 0;
+        }
+      }
+      if (chunk.length > 0) yield Buffer.concat(chunk);
+    })(),
+  );
+}
+const NEWLINE = Buffer.from("\n");
+
+async function upload(s3: S3Client, key: string, records: EncryptedRecord[], count: number): Promise<number> {
+  let bytes = 0;
+  const body = objectStream(records, count);
+  body.on("data", (chunk: Buffer) => {
+    bytes += chunk.length;
+  });
+  await new Upload({ client: s3, params: { Bucket: "bench", Key: key, Body: body }, partSize: 16 << 20, queueSize: 2 }).done();
+  return bytes;
+}
+
+/** Runs the real handler on one object; CPU and peak RSS of this process only (servers are elsewhere). */
+async function runOurs(servers: Servers, key: string) {
+  await servers.ask("calls");
+  const before = await servers.ask("calls");
+  const handler = createHandler(process.env, {
+    logger: { info: () => undefined, warn: () => undefined, error: () => undefined },
+    metrics: { addMetric: () => undefined, addMetadata: () => undefined, publishStoredMetrics: () => undefined },
+  });
+  gc();
+  let peak = process.memoryUsage.rss();
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage.rss());
+  }, 20);
+  const cpu = process.cpuUsage();
+  const started = performance.now();
+  const result = (await handler(s3Notification("bench", key), { getRemainingTimeInMillis: () => 900_000 })) as {
+    objects: ObjectSummary[];
+  };
+  const wallMs = performance.now() - started;
+  const used = process.cpuUsage(cpu);
+  clearInterval(sampler);
+  peak = Math.max(peak, process.memoryUsage.rss());
+  const after = await servers.ask("calls");
+  const summary = result.objects[0] as ObjectSummary;
+  return {
+    summary,
+    wallMs,
+    cpuMs: (used.user + used.system) / 1000,
+    peakRssMB: Math.round(peak / 1048576),
+    kmsCalls: (after.Decrypt ?? 0) - (before.Decrypt ?? 0),
+  };
+}
+
+/**
+ * The floor: per record, only what cannot be avoided, in one synchronous loop with no I/O: base64
+ * decode of the message, AES-256-GCM decryption of its payload, the ECDSA P-384 verification (signed
+ * suite), gunzip, JSON parse, NDJSON serialization and gzip of the output.
+ */
+function floor(records: EncryptedRecord[], suite: SuiteName, count: number) {
+  const key = randomBytes(32);
+  const { publicKey, privateKey } = generateKeyPairSync("ec", { namedCurve: "secp384r1" });
+  const prepared = records.map((record) => {
+    const outer = JSON.parse(record.bytes.toString()) as { databaseActivityEvents: string };
+    const payload = gzipSync(JSON.stringify(record.inner));
+    const iv = randomBytes(12);
+    const cipher = createCipheriv("aes-256-gcm", key, iv);
+    const ciphertext = Buffer.concat([cipher.update(payload), cipher.final()]);
+    const message = Buffer.from(outer.databaseActivityEvents, "base64");
+    const signature = createSign("sha384").update(message).sign(privateKey);
+    return { b64: outer.databaseActivityEvents, iv, ciphertext, tag: cipher.getAuthTag(), signature };
+  });
+  gc();
+  const cpu = process.cpuUsage();
+  let pending = "";
+  let out = 0;
+  for (let i = 0; i < count; i += 1) {
+    const r = prepared[i % prepared.length] as (typeof prepared)[number];
+    const message = Buffer.from(r.b64, "base64");
+    const decipher = createDecipheriv("aes-256-gcm", key, r.iv);
+    decipher.setAuthTag(r.tag);
+    const payload = Buffer.concat([decipher.update(r.ciphertext), decipher.final()]);
+    if (suite === "signed" && !createVerify("sha384").update(message).verify(publicKey, r.signature)) {
+      throw new Error("floor: signature");
+    }
+    const inner = JSON.parse(gunzipSync(payload).toString("utf8")) as { databaseActivityEventList: unknown[] };
+    for (const event of inner.databaseActivityEventList) pending += `${JSON.stringify(event)}\n`;
+    if (pending.length >= 1 << 20) {
+      out += gzipSync(pending).length;
+      pending = "";
+    }
+  }
+  out += gzipSync(pending).length;
+  const used = process.cpuUsage(cpu);
+  return { cpuUsPerRecord: (used.user + used.system) / count, gzipBytes: out };
+}
+
+/**
+ * The approach of the public samples: the whole object in memory, per record one KMS Decrypt and
+ * one new keyring and SDK decrypt, the whole output in memory, one PutObject.
+ */
+async function runNaive(s3: S3Client, kms: KMSClient, key: string) {
+  const { decrypt } = buildClient(CommitmentPolicy.REQUIRE_ENCRYPT_ALLOW_DECRYPT);
+  const started = performance.now();
+  const answer = await s3.send(new GetObjectCommand({ Bucket: "bench", Key: key }));
+  const text = Buffer.from(await (answer.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray()).toString();
+  const lines: string[] = [];
+  for (const line of text.split("\n")) {
+    if (line === "") continue;
+    const record = JSON.parse(line) as { key: string; databaseActivityEvents: string };
+    const dataKey = await kms.send(
+      new DecryptCommand({
+        CiphertextBlob: Buffer.from(record.key, "base64"),
+        EncryptionContext: { "aws:rds:dbc-id": CLUSTER },
+      }),
+    );
+    const keyring = new RawAesKeyringNode({
+      keyName: "DataKey",
+      keyNamespace: "BC",
+      unencryptedMasterKey: new Uint8Array(dataKey.Plaintext as Uint8Array),
+      wrappingSuite: RawAesWrappingSuiteIdentifier.AES256_GCM_IV12_TAG16_NO_PADDING,
+    });
+    const { plaintext } = await decrypt(keyring, Buffer.from(record.databaseActivityEvents, "base64"));
+    const inner = JSON.parse(gunzipSync(plaintext).toString()) as { databaseActivityEventList: unknown[] };
+    for (const event of inner.databaseActivityEventList) lines.push(JSON.stringify(event));
+  }
+  await s3.send(new PutObjectCommand({ Bucket: "bench", Key: `naive/${key}.gz`, Body: gzipSync(lines.join("\n")) }));
+  return { wallMs: performance.now() - started };
+}
+
+async function distinctRecords(kms: KMSClient, keyArn: string, engine: Engine, suite: SuiteName, eventsPerRecord: number) {
+  const records: EncryptedRecord[] = [];
+  for await (const record of encryptedRecords(kms, keyArn, {
+    engine,
+    resourceId: CLUSTER,
+    records: DISTINCT,
+    eventsPerRecord,
+    suite,
+    rotateKeyEvery: ROTATE,
+  })) {
+    records.push(record);
+  }
+  return records;
+}
+
+async function main(): Promise<void> {
+  const servers = await startServers();
+  Object.assign(process.env, {
+    AWS_REGION: "us-east-1",
+    AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
+    AWS_ENDPOINT_URL_S3: servers.s3,
+    AWS_ENDPOINT_URL_KMS: servers.kms,
+    S3_FORCE_PATH_STYLE: "true",
+    DAS_RESOURCE_ID: CLUSTER,
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+  });
+  const s3 = new S3Client({ endpoint: servers.s3, region: "us-east-1", credentials: CREDENTIALS, forcePathStyle: true });
+  const kms = new KMSClient({ endpoint: servers.kms, region: "us-east-1", credentials: CREDENTIALS });
+  try {
+    print({ case: "machine", node: process.version, cpus: (await import("node:os")).cpus().length, cpuModel: (await import("node:os")).cpus()[0]?.model });
+    const cases: [SuiteName, number, Engine][] = [
+      ["unsigned", 1, "aurora-postgresql"],
+      ["signed", 1, "aurora-mysql"],
+      ["unsigned", 20, "aurora-postgresql"],
+      ["signed", 20, "aurora-mysql"],
+    ];
+    const distinct = new Map<string, EncryptedRecord[]>();
+    for (const [suite, eventsPerRecord, engine] of cases) {
+      const records = await distinctRecords(kms, servers.keyArn, engine, suite, eventsPerRecord);
+      distinct.set(`${suite}-${eventsPerRecord}`, records);
+      await servers.ask("reset");
+      const key = `raw/${suite}-${eventsPerRecord}/2026/11/25/10/bench-${RECORDS}`;
+      const objectBytes = await upload(s3, key, records, RECORDS);
+      const ours = await runOurs(servers, key);
+      const floorCost = floor(records, suite, RECORDS);
+      const cpuUsPerRecord = (ours.cpuMs * 1000) / RECORDS;
+      print({
+        case: "throughput",
+        suite,
+        eventsPerRecord,
+        records: RECORDS,
+        events: ours.summary.events,
+        objectMB: +(objectBytes / 1e6).toFixed(1),
+        wallMs: Math.round(ours.wallMs),
+        recordsPerSec: Math.round(RECORDS / (ours.wallMs / 1000)),
+        plaintextMBps: +(ours.summary.bytesOut / 1e6 / (ours.wallMs / 1000)).toFixed(1),
+        cpuUsPerRecord: +cpuUsPerRecord.toFixed(1),
+        floorCpuUsPerRecord: +floorCost.cpuUsPerRecord.toFixed(1),
+        oursOverFloor: +(cpuUsPerRecord / floorCost.cpuUsPerRecord).toFixed(2),
+        peakRssMB: ours.peakRssMB,
+        kmsCalls: ours.kmsCalls,
+        distinctDataKeys: DISTINCT / ROTATE,
+      });
+    }
+
+    for (const suite of ["unsigned", "signed"] as const) {
+      const records = distinct.get(`${suite}-1`) as EncryptedRecord[];
+      await servers.ask("reset");
+      const key = `raw/naive-${suite}/2026/11/25/11/bench-${NAIVE}`;
+      await upload(s3, key, records, NAIVE);
+      const naive = await runNaive(s3, kms, key);
+      const ours = await runOurs(servers, key);
+      print({
+        case: "naive-vs-ours",
+        suite,
+        eventsPerRecord: 1,
+        records: NAIVE,
+        naiveWallMs: Math.round(naive.wallMs),
+        oursWallMs: Math.round(ours.wallMs),
+        naiveOverOurs: +(naive.wallMs / ours.wallMs).toFixed(1),
+        oursKmsCalls: ours.kmsCalls,
+      });
+    }
+
+    const sample = distinct.get("unsigned-1") as EncryptedRecord[];
+    const sampleBytes = Buffer.concat(sample.flatMap((r) => [r.bytes, NEWLINE]));
+    for (const [name, split] of [
+      // Both yield parsed records, so splitRecords' pieces are JSON.parse'd as the decryptor does.
+      ["splitRecords + JSON.parse", parsedPieces],
+      ["stream-json", splitWithStreamJson],
+    ] as const) {
+      const rounds = 20;
+      const started = performance.now();
+      let count = 0;
+      for (let round = 0; round < rounds; round += 1) {
+        for await (const _ of split(chunks(sampleBytes, 64 * 1024))) count += 1;
+      }
+      const ms = performance.now() - started;
+      print({ case: "split", parser: name, records: count, MBps: +((sampleBytes.length * rounds) / 1e6 / (ms / 1000)).toFixed(1) });
+    }
+
+    if (BIG_MB > 0) {
+      const recordBytes = (sample[0]?.bytes.length ?? 1) + 1;
+      for (const mb of [100, BIG_MB]) {
+        await servers.ask("reset");
+        const count = Math.ceil((mb * 1048576) / recordBytes);
+        const key = `raw/memory/2026/11/25/12/bench-${mb}MiB`;
+        const objectBytes = await upload(s3, key, sample, count);
+        const ours = await runOurs(servers, key);
+        print({
+          case: "memory",
+          objectMB: +(objectBytes / 1e6).toFixed(1),
+          records: count,
+          wallMs: Math.round(ours.wallMs),
+          recordsPerSec: Math.round(count / (ours.wallMs / 1000)),
+          peakRssMB: ours.peakRssMB,
+          kmsCalls: ours.kmsCalls,
+        });
+      }
+    }
+  } finally {
+    s3.destroy();
+    kms.destroy();
+    servers.child.stdin.end();
+    await once(servers.child, "exit");
+  }
+}
+
+async function* parsedPieces(input: AsyncIterable<Buffer>): AsyncGenerator<unknown> {
+  for await (const piece of splitRecords(input, { maxRecordBytes: 1 << 22 })) {
+    if (piece.kind === "record") yield JSON.parse(piece.bytes.toString("utf8"));
+  }
+}
+
+async function* chunks(bytes: Buffer, size: number): AsyncGenerator<Buffer> {
+  for (let at = 0; at < bytes.length; at += size) yield bytes.subarray(at, at + size);
+}
+
+await main();
