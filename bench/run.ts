@@ -92,7 +92,7 @@ async function upload(s3: S3Client, key: string, records: EncryptedRecord[], cou
   body.on("data", (chunk: Buffer) => {
     bytes += chunk.length;
   });
-  await new Upload({ client: s3, params: { Bucket: "bench", Key: key, Body: body }, partSize: 16 << 20, queueSize: 2 }).done();
+  await new Upload({ client: s3, params: { Bucket: "bench", Key: key, Body: body }, partSize: 8 << 20, queueSize: 2 }).done();
   return bytes;
 }
 
@@ -109,6 +109,7 @@ async function runOurs(servers: Servers, key: string) {
   const sampler = setInterval(() => {
     peak = Math.max(peak, process.memoryUsage.rss());
   }, 20);
+  const profiler = process.env.BENCH_PROFILE === undefined ? undefined : await startProfile();
   const cpu = process.cpuUsage();
   const started = performance.now();
   const result = (await handler(s3Notification("bench", key), { getRemainingTimeInMillis: () => 900_000 })) as {
@@ -116,6 +117,7 @@ async function runOurs(servers: Servers, key: string) {
   };
   const wallMs = performance.now() - started;
   const used = process.cpuUsage(cpu);
+  await profiler?.stop(`${process.env.BENCH_PROFILE}-${key.replace(/\W+/g, "_")}.cpuprofile`);
   clearInterval(sampler);
   peak = Math.max(peak, process.memoryUsage.rss());
   const after = await servers.ask("calls");
@@ -126,6 +128,23 @@ async function runOurs(servers: Servers, key: string) {
     cpuMs: (used.user + used.system) / 1000,
     peakRssMB: Math.round(peak / 1048576),
     kmsCalls: (after.Decrypt ?? 0) - (before.Decrypt ?? 0),
+  };
+}
+
+/** With BENCH_PROFILE=<path prefix>, a CPU profile of each handler run (not of the fixtures). */
+async function startProfile() {
+  const { Session } = await import("node:inspector/promises");
+  const { writeFile } = await import("node:fs/promises");
+  const session = new Session();
+  session.connect();
+  await session.post("Profiler.enable");
+  await session.post("Profiler.start");
+  return {
+    async stop(path: string) {
+      const { profile } = await session.post("Profiler.stop");
+      await writeFile(path, JSON.stringify(profile));
+      session.disconnect();
+    },
   };
 }
 
