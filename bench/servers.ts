@@ -8,7 +8,10 @@ import { startFauxqs } from "fauxqs";
 import { startKmsEmulator } from "../src/local/kms-emulator.ts";
 
 const s3 = await startFauxqs({ port: 0, host: "127.0.0.1", logger: false });
-const kms = await startKmsEmulator({ seed: "bench", faults: { latencyMs: Number(process.env.KMS_LATENCY_MS ?? "5") } });
+const kms = await startKmsEmulator({
+  seed: "bench",
+  faults: { latencyMs: Number(process.env.KMS_LATENCY_MS ?? "5") },
+});
 s3.createBucket("bench");
 process.stdout.write(`${JSON.stringify({ s3: s3.address, kms: kms.endpoint, keyArn: kms.keyArn })}\n`);
 for await (const line of createInterface({ input: process.stdin })) {

@@ -30,6 +30,10 @@ const PUBLIC_KEY_CONTEXT = "aws-crypto-public-key";
 const FRAME_AAD = Buffer.from("AWSKMSEncryptionClient Frame");
 const FINAL_FRAME_AAD = Buffer.from("AWSKMSEncryptionClient Final Frame");
 const IV = 12;
+const EMPTY = Buffer.alloc(0);
+// Scratch buffers of the synchronous hot path (filled and consumed within one call).
+const KDF_INFO = Buffer.alloc(18);
+const FRAME_AAD_SCRATCH = Buffer.alloc(16 + 34 + 12);
 const TAG = 16;
 const KEY_INFO_PREFIX = Buffer.from(DAS_KEY_NAME, "utf8");
 
@@ -92,7 +96,7 @@ function decryptOrUndefined(m: Buffer, wrappingKey: Uint8Array): Buffer | undefi
   const frameLength = m.readUInt32BE(at + 6);
   at += 10;
   const headerEnd = at;
-  const info2 = Buffer.allocUnsafe(18);
+  const info2 = KDF_INFO; // reused: the hot path allocates as little as it can
   info2.writeUInt16BE(suiteId, 0);
   messageId.copy(info2, 2);
   const key = hkdf32(suite.hash, dataKey, info2);
@@ -101,13 +105,13 @@ function decryptOrUndefined(m: Buffer, wrappingKey: Uint8Array): Buffer | undefi
     key,
     m.subarray(at, at + IV),
     m.subarray(0, headerEnd),
-    Buffer.alloc(0),
+    EMPTY,
     m.subarray(at + IV, at + IV + TAG),
   );
   at += IV + TAG;
 
   const parts: Buffer[] = [];
-  const aad = Buffer.alloc(messageId.length + FINAL_FRAME_AAD.length + 12);
+  const aad = FRAME_AAD_SCRATCH;
   for (let sequence = 1; ; sequence += 1) {
     const final = m.readUInt32BE(at) === 0xffffffff;
     if (final) at += 4;
