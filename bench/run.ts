@@ -6,6 +6,8 @@
  *   --repeat K      runs of the handler and of the floor per throughput case; medians reported (default 3)
  *   --naive N       records of the naive-vs-ours comparison (default 2000)
  *   --big-mb N      size of the memory case in MiB (default 1100; 0 skips the memory cases)
+ *   --only memory   run the memory cases only
+ *   --heap-mb N     V8 old-space cap of the process the memory cases run in (as NODE_OPTIONS would set it)
  */
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import {
@@ -43,6 +45,8 @@ const RECORDS = Number(args.get("--records") ?? "30000");
 const REPEAT = Number(args.get("--repeat") ?? "3");
 const NAIVE = Number(args.get("--naive") ?? "2000");
 const BIG_MB = Number(args.get("--big-mb") ?? "1100");
+const ONLY = args.get("--only");
+const HEAP_MB = args.get("--heap-mb");
 const DISTINCT = 1000;
 const ROTATE = 250;
 const CLUSTER = "cluster-P74MFUJBI3PYA2N5L22YVVX3VY";
@@ -312,6 +316,7 @@ async function main(): Promise<void> {
     for (const [suite, eventsPerRecord, engine] of cases) {
       const records = await distinctRecords(kms, servers.keyArn, engine, suite, eventsPerRecord);
       distinct.set(`${suite}-${eventsPerRecord}`, records);
+      if (ONLY === "memory") continue;
       await servers.ask("reset");
       const key = `raw/${suite}-${eventsPerRecord}/2026/11/25/10/bench-${RECORDS}`;
       const objectBytes = await upload(s3, key, records, RECORDS);
@@ -349,7 +354,7 @@ async function main(): Promise<void> {
       });
     }
 
-    for (const suite of ["unsigned", "signed"] as const) {
+    for (const suite of ONLY === "memory" ? [] : (["unsigned", "signed"] as const)) {
       const records = distinct.get(`${suite}-1`) as EncryptedRecord[];
       await servers.ask("reset");
       const key = `raw/naive-${suite}/2026/11/25/11/bench-${NAIVE}`;
@@ -370,11 +375,13 @@ async function main(): Promise<void> {
 
     const sample = distinct.get("unsigned-1") as EncryptedRecord[];
     const sampleBytes = Buffer.concat(sample.flatMap((r) => [r.bytes, NEWLINE]));
-    for (const [name, split] of [
-      // Both yield parsed records, so splitRecords' pieces are JSON.parse'd as the decryptor does.
-      ["splitRecords + JSON.parse", parsedPieces],
-      ["stream-json", splitWithStreamJson],
-    ] as const) {
+    for (const [name, split] of ONLY === "memory"
+      ? []
+      : ([
+          // Both yield parsed records, so splitRecords' pieces are JSON.parse'd as the decryptor does.
+          ["splitRecords + JSON.parse", parsedPieces],
+          ["stream-json", splitWithStreamJson],
+        ] as const)) {
       const rounds = 20;
       const started = performance.now();
       let count = 0;
@@ -399,7 +406,8 @@ async function main(): Promise<void> {
         const objectBytes = await upload(s3, key, sample, count);
         const before = await servers.ask("calls");
         // The handler alone in a fresh process, as in Lambda: the benchmark's own fixtures do not count.
-        const child = spawn(process.execPath, ["--import", "tsx", "bench/memory-run.ts", key], {
+        const heap = HEAP_MB === undefined ? [] : [`--max-old-space-size=${HEAP_MB}`];
+        const child = spawn(process.execPath, [...heap, "--import", "tsx", "bench/memory-run.ts", key], {
           env: process.env,
         });
         let output = "";
