@@ -101,13 +101,7 @@ function decryptOrUndefined(m: Buffer, wrappingKey: Uint8Array): Buffer | undefi
   messageId.copy(info2, 2);
   const key = hkdf32(suite.hash, dataKey, info2);
   // Header authentication: a GCM tag over the header bytes with an empty plaintext.
-  gcmOpen(
-    key,
-    m.subarray(at, at + IV),
-    m.subarray(0, headerEnd),
-    EMPTY,
-    m.subarray(at + IV, at + IV + TAG),
-  );
+  gcmOpen(key, m.subarray(at, at + IV), m.subarray(0, headerEnd), EMPTY, m.subarray(at + IV, at + IV + TAG));
   at += IV + TAG;
 
   const parts: Buffer[] = [];
