@@ -4,17 +4,15 @@
  * The benchmark's memory cases use it so fixtures held by the benchmark never count.
  */
 import { createHandler } from "../src/handler.ts";
+import { NO_METRICS } from "../src/metrics.ts";
 import type { ObjectSummary } from "../src/process-object.ts";
+import { SILENT_LOG } from "../src/run-object.ts";
 import { s3Notification } from "../src/s3-notification.ts";
 
 const key = process.argv[2] ?? "";
 const handler = createHandler(process.env, {
-  logger: { info: () => undefined, warn: () => undefined, error: () => undefined },
-  metrics: {
-    addMetric: () => undefined,
-    addMetadata: () => undefined,
-    publishStoredMetrics: () => undefined,
-  },
+  logger: SILENT_LOG,
+  metrics: NO_METRICS,
 });
 const before = process.memoryUsage.rss();
 let peak = before;

@@ -34,7 +34,9 @@ import { Upload } from "@aws-sdk/lib-storage";
 import { createHandler } from "../src/handler.ts";
 import type { Engine } from "../src/local/das-events.ts";
 import { type EncryptedRecord, encryptedRecords, type SuiteName } from "../src/local/fixtures.ts";
+import { NO_METRICS } from "../src/metrics.ts";
 import type { ObjectSummary } from "../src/process-object.ts";
+import { SILENT_LOG } from "../src/run-object.ts";
 import { s3Notification } from "../src/s3-notification.ts";
 import { splitRecords } from "../src/split-records.ts";
 import { splitWithStreamJson } from "./stream-json-split.ts";
@@ -124,12 +126,8 @@ async function runOurs(servers: Servers, key: string) {
   await servers.ask("calls");
   const before = await servers.ask("calls");
   const handler = createHandler(process.env, {
-    logger: { info: () => undefined, warn: () => undefined, error: () => undefined },
-    metrics: {
-      addMetric: () => undefined,
-      addMetadata: () => undefined,
-      publishStoredMetrics: () => undefined,
-    },
+    logger: SILENT_LOG,
+    metrics: NO_METRICS,
   });
   gc();
   let peak = process.memoryUsage.rss();

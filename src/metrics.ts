@@ -12,6 +12,13 @@ export interface ObjectMetrics {
   publishStoredMetrics(): unknown;
 }
 
+/** Metrics that go nowhere, for runs outside Lambda (the command line, the benchmark). */
+export const NO_METRICS: ObjectMetrics = {
+  addMetric: () => undefined,
+  addMetadata: () => undefined,
+  publishStoredMetrics: () => undefined,
+};
+
 /**
  * Powertools Metrics for this function: CloudWatch embedded metric format, one blob per object,
  * written to stdout where Lambda's log pipeline turns it into metrics (no API calls, no latency).

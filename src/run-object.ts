@@ -13,6 +13,9 @@ export interface Log {
   error(message: string, extra?: Record<string, unknown>): void;
 }
 
+/** A logger that drops everything, for runs where the caller reports by itself. */
+export const SILENT_LOG: Log = { info: () => undefined, warn: () => undefined, error: () => undefined };
+
 export interface Reporting {
   readonly logger: Log;
   readonly metrics: ObjectMetrics;

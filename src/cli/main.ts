@@ -5,7 +5,7 @@ import { createClients, createLambdaClient } from "../clients.ts";
 import { type Config, loadConfig } from "../config.ts";
 import { ConfigError, UsageError } from "../errors.ts";
 import { buildDeps, createHandler } from "../handler.ts";
-import type { ObjectMetrics } from "../metrics.ts";
+import { NO_METRICS } from "../metrics.ts";
 import type { Log } from "../run-object.ts";
 import { catObject } from "./cat.ts";
 import { type Emitter, lambdaEmitter, localEmitter } from "./emitters.ts";
@@ -160,12 +160,6 @@ function stderrLog(io: CliIo): Log {
   return { info: () => undefined, warn: line("warn"), error: line("error") };
 }
 
-const noMetrics: ObjectMetrics = {
-  addMetric: () => undefined,
-  addMetadata: () => undefined,
-  publishStoredMetrics: () => undefined,
-};
-
 async function runReprocess(io: CliIo, target: string, flags: Record<string, unknown>): Promise<number> {
   const source = parseS3Url(target);
   const fromMs = typeof flags.from === "string" ? parseHour(flags.from, "--from") : undefined;
@@ -185,7 +179,7 @@ async function runReprocess(io: CliIo, target: string, flags: Record<string, unk
   if (!dryRun && manifest === undefined) {
     emitter = local
       ? localEmitter(
-          createHandler(env, { logger: stderrLog(io), metrics: noMetrics, deps: buildDeps(config) }),
+          createHandler(env, { logger: stderrLog(io), metrics: NO_METRICS, deps: buildDeps(config) }),
         )
       : lambdaEmitter(createLambdaClient(), functionName as string, flags.rate as number);
   }
