@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import { ConfigError } from "./errors.ts";
 import { parseResourceId, type ResourceId } from "./resource-id.ts";
 
@@ -17,8 +18,10 @@ export interface Config {
   readonly outputCompression: OutputCompression;
   readonly includeHeartbeats: boolean;
   readonly s3ForcePathStyle: boolean;
-  /** Records decrypted at the same time within one object (output order is kept). */
-  readonly decryptConcurrency: number;
+  /** Worker threads that decrypt; 0 decrypts in the handler's own thread. */
+  readonly decryptWorkers: number;
+  /** Records per decryption batch (one thread hop and one data key lookup per batch). */
+  readonly decryptBatchRecords: number;
   /** Plaintext data keys kept in memory, across objects of one warm container. */
   readonly dataKeyCacheSize: number;
   /** How long a cached data key may be reused, in milliseconds. */
@@ -85,7 +88,8 @@ export function loadConfig(env: Env): Config {
     outputCompression: oneOf(env, "OUTPUT_COMPRESSION", ["gzip", "none"] as const, "gzip"),
     includeHeartbeats: bool(env, "INCLUDE_HEARTBEATS", false),
     s3ForcePathStyle: bool(env, "S3_FORCE_PATH_STYLE", false),
-    decryptConcurrency: int(env, "DECRYPT_CONCURRENCY", 16, 1, 256),
+    decryptWorkers: decryptWorkers(env),
+    decryptBatchRecords: int(env, "DECRYPT_BATCH_RECORDS", 256, 1, 10_000),
     dataKeyCacheSize: int(env, "DATA_KEY_CACHE_SIZE", 1000, 1, 100_000),
     dataKeyCacheTtlMs: int(env, "DATA_KEY_CACHE_TTL_SECONDS", 300, 1, 86_400) * 1000,
     maxRecordBytes: int(env, "MAX_RECORD_BYTES", 4 * 1024 * 1024, 1024, 64 * 1024 * 1024),
@@ -96,6 +100,25 @@ export function loadConfig(env: Env): Config {
     metricsNamespace: optional(env, "POWERTOOLS_METRICS_NAMESPACE", (raw) => raw) ?? "DasDecrypt",
     outputKmsKeyId: optional(env, "OUTPUT_KMS_KEY_ID", (raw) => raw),
   });
+}
+
+/** Lambda gives one full vCPU per 1769 MB of memory. */
+const MB_PER_VCPU = 1769;
+
+/**
+ * `DECRYPT_WORKERS`: a number of worker threads, or `auto` (the default): one per vCPU when there
+ * are two or more, none with one (a worker would only add a thread hop). In Lambda the vCPUs follow
+ * the memory setting (the CPU count the system reports does not); elsewhere, the CPUs this process
+ * may run on.
+ */
+function decryptWorkers(env: Env): number {
+  const raw = optional(env, "DECRYPT_WORKERS", (value) => value.toLowerCase());
+  if (raw !== undefined && raw !== "auto") return int(env, "DECRYPT_WORKERS", 0, 0, 64);
+  const cpus = availableParallelism();
+  const memoryMb = Number(env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE);
+  const vcpus =
+    Number.isFinite(memoryMb) && memoryMb > 0 ? Math.min(cpus, Math.floor(memoryMb / MB_PER_VCPU)) : cpus;
+  return vcpus >= 2 ? vcpus : 0;
 }
 
 function optional<T>(env: Env, name: string, parse: (raw: string) => T): T | undefined {

@@ -1,69 +1,53 @@
 import type { OutputFormat } from "./config.ts";
 import { normalizedMembers } from "./normalize-event.ts";
-import type { ActivityEvent, DecryptedRecord } from "./record-decryptor.ts";
 
-export interface FormatOptions {
+/** An activity event as RDS wrote it; every field passes through untouched. */
+export type ActivityEvent = Record<string, unknown>;
+
+/** The decrypted inner record (`DatabaseActivityMonitoringRecord`). */
+export interface DasRecord {
+  readonly type?: unknown;
+  readonly clusterId?: unknown;
+  readonly instanceId?: unknown;
+  readonly databaseActivityEventList: ActivityEvent[];
+}
+
+export interface LineOptions {
   readonly format: OutputFormat;
   readonly includeHeartbeats: boolean;
-  /** Lines are batched into chunks of about this many bytes (many tiny writes cost memory and CPU). */
-  readonly chunkBytes?: number;
 }
 
-/** What the formatter wrote, updated as it goes. */
-export interface FormatCounts {
-  records: number;
+/** What the formatter wrote, added to as it goes. */
+export interface LineCounts {
   events: number;
   heartbeatsDropped: number;
-  /** Uncompressed NDJSON bytes. */
-  bytesOut: number;
 }
 
-const DEFAULT_CHUNK = 1024 * 1024;
-
 /**
- * Turns decrypted records into NDJSON, batched into ~1 MiB buffers.
+ * The NDJSON lines of one decrypted record, each ending in `\n`.
  * `events`: one line per activity event: its own fields untouched, then `clusterId` (when the record
  * has one), `instanceId`, and the normalized `eventTime` and `engine` when they can be derived
  * (`normalize-event.ts`). `records`: one line per record, the decrypted text as RDS wrote it.
+ * Synchronous and allocation-light: it runs once per record, in a worker thread or inline.
  */
-export async function* formatLines(
-  records: AsyncIterable<DecryptedRecord>,
-  options: FormatOptions,
-  counts: FormatCounts,
-): AsyncGenerator<Buffer> {
-  const chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK;
-  let pending = "";
-  for await (const decrypted of records) {
-    counts.records += 1;
-    if (options.format === "records") {
-      pending += `${recordLine(decrypted)}\n`;
-    } else {
-      const suffix = originSuffix(decrypted.record.clusterId, decrypted.record.instanceId);
-      for (const event of decrypted.record.databaseActivityEventList) {
-        if (!options.includeHeartbeats && isHeartbeat(event)) {
-          counts.heartbeatsDropped += 1;
-          continue;
-        }
-        counts.events += 1;
-        pending += `${eventLine(event, suffix + normalizedMembers(event))}\n`;
-      }
+export function recordLines(
+  text: string,
+  record: DasRecord,
+  options: LineOptions,
+  counts: LineCounts,
+): string {
+  if (options.format === "records") return `${recordLine(text, record)}\n`;
+  const suffix = originSuffix(record.clusterId, record.instanceId);
+  let lines = "";
+  for (const event of record.databaseActivityEventList) {
+    if (!options.includeHeartbeats && event.type === "heartbeat") {
+      counts.heartbeatsDropped += 1;
+      continue;
     }
-    if (pending.length >= chunkBytes) {
-      const chunk = Buffer.from(pending, "utf8");
-      counts.bytesOut += chunk.length;
-      pending = "";
-      yield chunk;
-    }
+    counts.events += 1;
+    lines += `${eventLine(event, suffix + normalizedMembers(event))}\n`;
   }
-  if (pending.length > 0) {
-    const chunk = Buffer.from(pending, "utf8");
-    counts.bytesOut += chunk.length;
-    yield chunk;
-  }
-}
-
-function isHeartbeat(event: ActivityEvent): boolean {
-  return event.type === "heartbeat";
+  return lines;
 }
 
 /** The JSON members appended to each event line, with their leading commas. */
@@ -84,7 +68,7 @@ function eventLine(event: ActivityEvent, suffix: string): string {
 }
 
 /** A record line is the decrypted text itself, unless line breaks in it would split the NDJSON line. */
-function recordLine(decrypted: DecryptedRecord): string {
-  const text = decrypted.text.trim();
-  return text.includes("\n") || text.includes("\r") ? JSON.stringify(decrypted.record) : text;
+function recordLine(text: string, record: DasRecord): string {
+  const trimmed = text.trim();
+  return trimmed.includes("\n") || trimmed.includes("\r") ? JSON.stringify(record) : trimmed;
 }

@@ -1,5 +1,6 @@
 import { Logger } from "@aws-lambda-powertools/logger";
 import type { Context } from "aws-lambda";
+import { buildBatchDecryptor } from "./batch-decryptor.ts";
 import {
   type BatchOperationsResponse,
   handleBatchOperations,
@@ -12,7 +13,6 @@ import { DasDecryptError } from "./errors.ts";
 import { type ObjectRef, parseEvent } from "./events.ts";
 import { createMetrics, type ObjectMetrics } from "./metrics.ts";
 import type { ObjectSummary, ProcessDeps } from "./process-object.ts";
-import { buildRecordDecryptor } from "./record-decryptor.ts";
 import { type Log, runObject } from "./run-object.ts";
 import { createS3Store } from "./s3-store.ts";
 
@@ -109,7 +109,7 @@ export function buildDeps(config: Config): ProcessDeps {
       queueSize: config.uploadQueueSize,
       sseKmsKeyId: config.outputKmsKeyId,
     }),
-    decryptor: buildRecordDecryptor(keys),
+    decryptor: buildBatchDecryptor(keys, config.decryptWorkers),
   };
 }
 

@@ -1,17 +1,17 @@
 import { PassThrough } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGzip } from "node:zlib";
-import { badPieceEntry, type Piece, withGzipFailure } from "./bad-piece-entry.ts";
+import { badPieceEntry, batchPieces, type Piece, withGzipFailure } from "./bad-piece-entry.ts";
+import type { BatchDecryptor } from "./batch-decryptor.ts";
 import type { Config } from "./config.ts";
 import type { DataKeyCacheStats } from "./data-key-cache.ts";
 import { type GzipFailure, gunzipIfCompressed } from "./decompress.ts";
 import { AwsCallError, DasDecryptError, DeadlineError, type ErrorLocation, RecordError } from "./errors.ts";
 import type { ObjectRef } from "./events.ts";
-import { type FormatCounts, formatLines } from "./format-lines.ts";
 import { mapOrdered } from "./map-ordered.ts";
 import { outputKeyFor } from "./output-key.ts";
-import { type QuarantineEntry, QuarantineWriter, quarantineKeyFor } from "./quarantine.ts";
-import type { DecryptedRecord, RecordDecryptor } from "./record-decryptor.ts";
+import { QuarantineWriter, quarantineKeyFor } from "./quarantine.ts";
+import type { BatchResult } from "./record-decryptor.ts";
 import { RecordLedger } from "./record-ledger.ts";
 import { resolveResourceId } from "./resource-id.ts";
 import type { ObjectStore, PutTarget } from "./s3-store.ts";
@@ -21,11 +21,20 @@ import { splitRecords } from "./split-records.ts";
 export interface ProcessDeps {
   readonly config: Config;
   readonly store: ObjectStore;
-  readonly decryptor: RecordDecryptor;
+  readonly decryptor: BatchDecryptor;
+}
+
+/** What was written to the output so far. */
+export interface OutputCounts {
+  records: number;
+  events: number;
+  heartbeatsDropped: number;
+  /** Uncompressed NDJSON bytes. */
+  bytesOut: number;
 }
 
 /** What one object produced; every field is a count, a size, a name or a time, never content. */
-export interface ObjectSummary extends FormatCounts {
+export interface ObjectSummary extends OutputCounts {
   readonly bucket: string;
   readonly key: string;
   readonly outputBucket: string;
@@ -55,14 +64,20 @@ export interface ProcessOptions {
   readonly signal?: AbortSignal;
 }
 
-type Outcome =
-  | { readonly kind: "decrypted"; readonly record: DecryptedRecord }
-  | { readonly kind: "quarantined"; readonly entry: QuarantineEntry };
+/** A batch of pieces and, when it held records, what their decryption gave. */
+interface DecryptedBatch {
+  readonly pieces: readonly Piece[];
+  readonly result: BatchResult | undefined;
+}
+
+/** Most raw bytes in one batch (a batch also ends at `DECRYPT_BATCH_RECORDS` pieces). */
+const BATCH_BYTES = 1024 * 1024;
 
 /**
  * Streams one Firehose object of encrypted DAS records from S3, decrypts it record by record and
- * multipart-uploads the NDJSON to the mirrored output key. Memory stays at a few upload parts plus
- * `decryptConcurrency` records, whatever the object's size; output order equals input order.
+ * multipart-uploads the NDJSON to the mirrored output key. Records are decrypted in batches, in this
+ * thread or in worker threads; memory stays at a few upload parts plus a few batches (≤ 1 MiB each)
+ * per worker, whatever the object's size; output order equals input order.
  * A bad record (or bad bytes) goes to the quarantine object with its index, offset and reason, and
  * the rest is still decrypted. Before the output is committed, records in must equal records
  * decrypted plus quarantined. On any failure both uploads are aborted and the error is thrown.
@@ -89,7 +104,7 @@ export async function processObject(
   const outputBucket = config.outputBucket ?? ref.bucket;
   const outputKey = outputKeyFor(ref.key, config);
   const stats: DataKeyCacheStats = { loads: 0, hits: 0 };
-  const counts: FormatCounts = { records: 0, events: 0, heartbeatsDropped: 0, bytesOut: 0 };
+  const counts: OutputCounts = { records: 0, events: 0, heartbeatsDropped: 0, bytesOut: 0 };
   let bytesIn = 0;
   let bytesWritten = 0;
   let gzipFailure: GzipFailure | undefined;
@@ -120,38 +135,58 @@ export async function processObject(
     signal,
   );
 
-  const decryptPiece = async (piece: Piece): Promise<Outcome> => {
-    if (piece.kind !== "record")
-      return { kind: "quarantined", entry: badPieceEntry(piece, config.maxRecordBytes) };
+  const decryption = decryptor.open(resource, stats, {
+    format: config.outputFormat,
+    includeHeartbeats: config.includeHeartbeats,
+  });
+  const decryptPieces = async (pieces: Piece[]): Promise<DecryptedBatch> => {
+    const records = pieces.flatMap((piece) => (piece.kind === "record" ? [piece.bytes] : []));
+    if (records.length === 0) return { pieces, result: undefined };
     try {
-      const { text, record } = await decryptor.decrypt(piece.bytes, resource, stats);
-      const decrypted = {
-        index: piece.index,
-        offset: piece.offset,
-        rawBytes: piece.bytes.length,
-        text,
-        record,
-      };
-      return { kind: "decrypted", record: decrypted };
+      return { pieces, result: await decryption.decrypt(records) };
     } catch (error) {
-      // Only a fault of the record itself is quarantined; KMS and S3 failures fail the object.
-      if (!(error instanceof RecordError)) {
-        throw locate(error, { ...at, recordIndex: piece.index, byteOffset: piece.offset });
-      }
-      const { index, offset, bytes } = piece;
-      const entry = { recordIndex: index, byteOffset: offset, length: bytes.length, raw: bytes };
-      return { kind: "quarantined", entry: { ...entry, reason: error.reason, message: error.message } };
+      // Only a fault of a record itself is quarantined; KMS and S3 failures fail the object.
+      const first = pieces.find((piece) => piece.kind === "record");
+      const where = first?.kind === "record" ? { recordIndex: first.index, byteOffset: first.offset } : {};
+      throw locate(error, { ...at, ...where });
     }
   };
-  async function* route(outcomes: AsyncIterable<Outcome>): AsyncGenerator<DecryptedRecord> {
-    for await (const outcome of outcomes) {
-      if (outcome.kind === "decrypted") {
-        ledger.noteDecrypted();
-        yield outcome.record;
-      } else {
-        ledger.noteQuarantined(outcome.entry.reason);
-        await quarantine.write(outcome.entry);
+  // In input order: the books, the quarantine, then the batch's lines on to the output.
+  async function* route(batches: AsyncIterable<DecryptedBatch>): AsyncGenerator<Buffer> {
+    for await (const { pieces, result } of batches) {
+      let next = 0;
+      for (const piece of pieces) {
+        if (piece.kind !== "record") {
+          const entry = badPieceEntry(piece, config.maxRecordBytes);
+          ledger.noteQuarantined(entry.reason);
+          await quarantine.write(entry);
+          continue;
+        }
+        const failure = result?.failures[next];
+        next += 1;
+        if (failure === null) {
+          ledger.noteDecrypted();
+          counts.records += 1;
+          continue;
+        }
+        const { reason, message } = failure ?? { reason: "lost", message: "no outcome for this record" };
+        const { index, offset, bytes } = piece;
+        ledger.noteQuarantined(reason);
+        await quarantine.write({
+          recordIndex: index,
+          byteOffset: offset,
+          length: bytes.length,
+          raw: bytes,
+          reason,
+          message,
+        });
       }
+      if (result === undefined) continue;
+      counts.events += result.events;
+      counts.heartbeatsDropped += result.heartbeatsDropped;
+      counts.bytesOut += result.lines.length;
+      if (result.lines.length > 0)
+        yield Buffer.from(result.lines.buffer, result.lines.byteOffset, result.lines.length);
     }
   }
   // The last stage before the output's body ends: nothing is committed unless the books balance.
@@ -175,14 +210,9 @@ export async function processObject(
     (input: AsyncIterable<Buffer>) =>
       withGzipFailure(splitRecords(input, { maxRecordBytes: config.maxRecordBytes }), () => gzipFailure),
     (pieces: AsyncIterable<Piece>) => ledger.countIn(pieces),
-    (pieces: AsyncIterable<Piece>) => mapOrdered(pieces, config.decryptConcurrency, decryptPiece),
+    (pieces: AsyncIterable<Piece>) => batchPieces(pieces, config.decryptBatchRecords, BATCH_BYTES),
+    (batches: AsyncIterable<Piece[]>) => mapOrdered(batches, decryption.parallelism, decryptPieces),
     route,
-    (records: AsyncIterable<DecryptedRecord>) =>
-      formatLines(
-        records,
-        { format: config.outputFormat, includeHeartbeats: config.includeHeartbeats },
-        counts,
-      ),
     commitGate,
     ...(config.outputCompression === "gzip" ? [createGzip()] : []),
     (output: AsyncIterable<Buffer>) => countBytes(output, (n) => (bytesWritten += n)),
@@ -194,6 +224,8 @@ export async function processObject(
     const failure = aborted(signal) ? new DeadlineError(at) : locate(error, at);
     await Promise.all([uploading.catch(() => undefined), quarantine.discard(failure)]);
     throw failure;
+  } finally {
+    decryption.close();
   }
   await uploading.catch((error: unknown) => {
     throw aborted(signal) ? new DeadlineError(at) : error;

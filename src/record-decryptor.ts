@@ -1,42 +1,33 @@
 import { gunzipSync } from "node:zlib";
 import { buildClient, CommitmentPolicy } from "@aws-crypto/client-node";
-import type { DataKeyCacheStats } from "./data-key-cache.ts";
-import type { DataKeySource } from "./data-keys.ts";
+import { keyringFor } from "./data-keys.ts";
 import { DasDecryptError, RecordError } from "./errors.ts";
 import { fastDecrypt } from "./esdk-fast-decrypt.ts";
-import type { ResourceId } from "./resource-id.ts";
+import { type DasRecord, type LineCounts, type LineOptions, recordLines } from "./format-lines.ts";
 
-/** An activity event as RDS wrote it; every field passes through untouched. */
-export type ActivityEvent = Record<string, unknown>;
-
-/** The decrypted inner record (`DatabaseActivityMonitoringRecord`). */
-export interface DasRecord {
-  readonly type?: unknown;
-  readonly clusterId?: unknown;
-  readonly instanceId?: unknown;
-  readonly databaseActivityEventList: ActivityEvent[];
+/** Why one record goes to quarantine instead of the output (a {@link RecordError}, as plain data). */
+export interface RecordFailure {
+  readonly reason: string;
+  readonly message: string;
 }
 
-export interface DecryptedRecord {
-  readonly index: number;
-  readonly offset: number;
-  /** Size of the encrypted outer record, in bytes. */
-  readonly rawBytes: number;
-  /** The decrypted JSON text, as RDS produced it. */
-  readonly text: string;
-  readonly record: DasRecord;
-}
+/** A data key's 32 plaintext bytes, or why KMS would not give them. */
+export type KeyAnswer = Uint8Array | RecordFailure;
 
-export interface RecordDecryptor {
-  /**
-   * Decrypts one outer record (`{"type":…,"databaseActivityEvents":…,"key":…}`) into its inner record.
-   * @throws RecordError naming the reason when the record itself is bad; AwsCallError when KMS fails.
-   */
-  decrypt(
-    bytes: Buffer,
-    resource: ResourceId,
-    stats: DataKeyCacheStats,
-  ): Promise<{ text: string; record: DasRecord }>;
+/**
+ * Answers, in order, for the KMS ciphertext blobs (the records' base64 `key` fields) a batch needs.
+ * Rejects when the object itself must fail (KMS unreachable, throttled past retries).
+ */
+export type KeyLookup = (keys: readonly string[]) => Promise<readonly KeyAnswer[]>;
+
+/** What one batch of records gave, in input order. */
+export interface BatchResult {
+  /** The NDJSON lines of every decrypted record, in order (UTF-8, in a buffer of its own). */
+  readonly lines: Uint8Array;
+  /** Per record: `null` when decrypted, else why it goes to quarantine. */
+  readonly failures: readonly (RecordFailure | null)[];
+  readonly events: number;
+  readonly heartbeatsDropped: number;
 }
 
 /** Largest decompressed inner record: a small gzip that inflates to gigabytes must not take the function down. */
@@ -49,39 +40,109 @@ const { decrypt: esdkDecrypt } = buildClient({
   maxEncryptedDataKeys: 4,
 });
 
-/** Builds the per-record decryptor over a data key source (KMS + cache). */
-export function buildRecordDecryptor(keys: DataKeySource): RecordDecryptor {
-  return {
-    async decrypt(bytes, resource, stats) {
-      const outer = parseOuter(bytes);
-      const message = decodeBase64(outer.databaseActivityEvents, "databaseActivityEvents");
-      const dataKey = await keys.get(outer.key, resource, stats);
-      // The direct reader handles the shape DAS writes; anything else, or anything it cannot
-      // verify, goes to the SDK, whose verdict stands.
-      let compressed: Buffer | undefined = fastDecrypt(message, dataKey.material);
-      try {
-        compressed ??= (await esdkDecrypt(dataKey.keyring, message)).plaintext;
-      } catch (error) {
-        if (error instanceof DasDecryptError) throw error;
-        throw new RecordError(
-          "message-authentication-failed",
-          "the Encryption SDK could not decrypt databaseActivityEvents (tampered, truncated or under another key)",
-          { cause: error },
-        );
-      }
-      let text: string;
-      try {
-        text = gunzipSync(compressed, { maxOutputLength: MAX_INNER_RECORD_BYTES }).toString("utf8");
-      } catch (error) {
-        if ((error as { code?: unknown }).code === "ERR_BUFFER_TOO_LARGE") {
-          const message = `the decrypted record inflates past ${MAX_INNER_RECORD_BYTES} bytes`;
-          throw new RecordError("inner-too-large", message, { cause: error });
-        }
-        throw new RecordError("gunzip-failed", "the decrypted payload is not gzip data", { cause: error });
-      }
-      return { text, record: parseInner(text) };
-    },
-  };
+/**
+ * Decrypts a batch of outer records (`{"type":…,"databaseActivityEvents":…,"key":…}`) and formats
+ * their lines. The data keys the batch needs and `known` lacks are asked for once, together; the
+ * rest is synchronous per record (the Encryption SDK is awaited only for a message the direct
+ * reader does not handle). A record's own fault becomes its {@link RecordFailure}; the batch goes on.
+ * `known` maps a `key` field to its plaintext and lives as long as one object's run (same resource id).
+ * @throws whatever `lookup` rejects with (the object must fail).
+ */
+export async function decryptBatch(
+  records: readonly Buffer[],
+  options: LineOptions,
+  lookup: KeyLookup,
+  known: Map<string, Uint8Array>,
+): Promise<BatchResult> {
+  const outers: (OuterRecord | RecordFailure)[] = records.map((bytes) => attempt(() => parseOuter(bytes)));
+  const missing = new Set<string>();
+  for (const outer of outers) if (isOuter(outer) && !known.has(outer.key)) missing.add(outer.key);
+  const refused = new Map<string, RecordFailure>();
+  if (missing.size > 0) {
+    const asked = [...missing];
+    const answers = await lookup(asked);
+    asked.forEach((key, i) => {
+      const answer = answers[i];
+      if (answer instanceof Uint8Array) known.set(key, answer);
+      else refused.set(key, answer ?? { reason: "kms-bad-data-key", message: "no answer for the data key" });
+    });
+  }
+
+  const counts: LineCounts = { events: 0, heartbeatsDropped: 0 };
+  const failures: (RecordFailure | null)[] = [];
+  let lines = "";
+  for (const outer of outers) {
+    if (!isOuter(outer)) {
+      failures.push(outer);
+      continue;
+    }
+    const material = known.get(outer.key);
+    if (material === undefined) {
+      failures.push(refused.get(outer.key) as RecordFailure);
+      continue;
+    }
+    try {
+      let compressed = decryptMessage(outer.databaseActivityEvents, material);
+      if (compressed instanceof Promise) compressed = await compressed;
+      const text = inflate(compressed);
+      lines += recordLines(text, parseInner(text), options, counts);
+      failures.push(null);
+    } catch (error) {
+      if (!(error instanceof RecordError)) throw error;
+      failures.push({ reason: error.reason, message: error.message });
+    }
+  }
+  return { lines: ENCODER.encode(lines), failures, ...counts };
+}
+
+// `encode` returns a fresh buffer of its own, so it can be transferred between threads.
+const ENCODER = new TextEncoder();
+
+function attempt<T>(parse: () => T): T | RecordFailure {
+  try {
+    return parse();
+  } catch (error) {
+    if (!(error instanceof RecordError)) throw error;
+    return { reason: error.reason, message: error.message };
+  }
+}
+
+function isOuter(value: OuterRecord | RecordFailure): value is OuterRecord {
+  return (value as { reason?: unknown }).reason === undefined;
+}
+
+/**
+ * The gzip payload of one `databaseActivityEvents` message. The direct reader handles the shape
+ * DAS writes; anything else, or anything it cannot verify, goes to the SDK, whose verdict stands.
+ */
+function decryptMessage(base64: string, material: Uint8Array): Buffer | Promise<Buffer> {
+  const message = decodeBase64(base64, "databaseActivityEvents");
+  return fastDecrypt(message, material) ?? sdkDecrypt(message, material);
+}
+
+async function sdkDecrypt(message: Buffer, material: Uint8Array): Promise<Buffer> {
+  try {
+    return (await esdkDecrypt(keyringFor(material), message)).plaintext;
+  } catch (error) {
+    if (error instanceof DasDecryptError) throw error;
+    throw new RecordError(
+      "message-authentication-failed",
+      "the Encryption SDK could not decrypt databaseActivityEvents (tampered, truncated or under another key)",
+      { cause: error },
+    );
+  }
+}
+
+function inflate(compressed: Buffer): string {
+  try {
+    return gunzipSync(compressed, { maxOutputLength: MAX_INNER_RECORD_BYTES }).toString("utf8");
+  } catch (error) {
+    if ((error as { code?: unknown }).code === "ERR_BUFFER_TOO_LARGE") {
+      const message = `the decrypted record inflates past ${MAX_INNER_RECORD_BYTES} bytes`;
+      throw new RecordError("inner-too-large", message, { cause: error });
+    }
+    throw new RecordError("gunzip-failed", "the decrypted payload is not gzip data", { cause: error });
+  }
 }
 
 interface OuterRecord {

@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import { describe, expect, test } from "vitest";
 import { loadConfig } from "../../src/config.ts";
 import { ConfigError } from "../../src/errors.ts";
@@ -32,6 +33,19 @@ describe("loadConfig", () => {
     expect(Object.isFrozen(config)).toBe(true);
   });
 
+  test("DECRYPT_WORKERS auto: one worker per Lambda vCPU (memory / 1769 MB), none with one vCPU", () => {
+    const cpus = availableParallelism();
+    const workers = (env: Record<string, string>) =>
+      loadConfig({ DAS_RESOURCE_ID: CLUSTER, ...env }).decryptWorkers;
+    expect(workers({ AWS_LAMBDA_FUNCTION_MEMORY_SIZE: "1769" })).toBe(0);
+    expect(workers({ AWS_LAMBDA_FUNCTION_MEMORY_SIZE: "3538", DECRYPT_WORKERS: "auto" })).toBe(
+      cpus >= 2 ? 2 : 0,
+    );
+    expect(workers({})).toBe(cpus >= 2 ? cpus : 0);
+    expect(workers({ DECRYPT_WORKERS: "0", AWS_LAMBDA_FUNCTION_MEMORY_SIZE: "10240" })).toBe(0);
+    expect(workers({ DECRYPT_WORKERS: "3" })).toBe(3);
+  });
+
   test("a db- id selects the instance-level context aws:rds:db-id", () => {
     expect(loadConfig({ DAS_RESOURCE_ID: DB }).resourceId).toEqual({ id: DB, contextKey: "aws:rds:db-id" });
   });
@@ -47,7 +61,9 @@ describe("loadConfig", () => {
     [{ DAS_RESOURCE_ID: CLUSTER, OUTPUT_COMPRESSION: "zstd" }, "OUTPUT_COMPRESSION"],
     [{ DAS_RESOURCE_ID: CLUSTER, INCLUDE_HEARTBEATS: "yes" }, "INCLUDE_HEARTBEATS"],
     [{ DAS_RESOURCE_ID: CLUSTER, OUTPUT_PREFIX: "" }, "OUTPUT_PREFIX"],
-    [{ DAS_RESOURCE_ID: CLUSTER, DECRYPT_CONCURRENCY: "0" }, "DECRYPT_CONCURRENCY"],
+    [{ DAS_RESOURCE_ID: CLUSTER, DECRYPT_BATCH_RECORDS: "0" }, "DECRYPT_BATCH_RECORDS"],
+    [{ DAS_RESOURCE_ID: CLUSTER, DECRYPT_WORKERS: "many" }, "DECRYPT_WORKERS"],
+    [{ DAS_RESOURCE_ID: CLUSTER, DECRYPT_WORKERS: "-1" }, "DECRYPT_WORKERS"],
     [{ DAS_RESOURCE_ID: CLUSTER, UPLOAD_PART_SIZE_MB: "4" }, "UPLOAD_PART_SIZE_MB"],
   ])("rejects %j naming %s", (env, variable) => {
     const error = failure(env as Record<string, string>);

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import { formatLines } from "../../src/format-lines.ts";
+import { recordLines } from "../../src/format-lines.ts";
 import { buildEvents, ENGINES, seededRandom } from "../../src/local/das-events.ts";
 import {
   engineOf,
@@ -136,7 +136,7 @@ describe("normalizedFields never overwrites or duplicates the event's own fields
   });
 });
 
-describe("formatLines writes the normalized members after the origin members", () => {
+describe("recordLines writes the normalized members after the origin members", () => {
   test("an Aurora PostgreSQL event line ends with clusterId, instanceId, eventTime, engine", async () => {
     const event = { logTime: "2022-03-27 13:05:16.607273+00", serverType: "PostgreSQL", command: "SELECT" };
     const inner = {
@@ -144,16 +144,9 @@ describe("formatLines writes the normalized members after the origin members", (
       instanceId: "db-B",
       databaseActivityEventList: [event, { type: "heartbeat" }],
     };
-    const record = { index: 0, offset: 0, rawBytes: 0, text: JSON.stringify(inner), record: inner };
-    const counts = { records: 0, events: 0, heartbeatsDropped: 0, bytesOut: 0 };
-    const chunks: Buffer[] = [];
-    const source = (async function* () {
-      yield record;
-    })();
-    for await (const chunk of formatLines(source, { format: "events", includeHeartbeats: true }, counts)) {
-      chunks.push(chunk);
-    }
-    expect(Buffer.concat(chunks).toString()).toBe(
+    const counts = { events: 0, heartbeatsDropped: 0 };
+    const options = { format: "events", includeHeartbeats: true } as const;
+    expect(recordLines(JSON.stringify(inner), inner, options, counts)).toBe(
       '{"logTime":"2022-03-27 13:05:16.607273+00","serverType":"PostgreSQL","command":"SELECT",' +
         '"clusterId":"cluster-A","instanceId":"db-B","eventTime":"2022-03-27T13:05:16.607273Z","engine":"aurora-postgresql"}\n' +
         '{"type":"heartbeat","clusterId":"cluster-A","instanceId":"db-B"}\n',

@@ -1,12 +1,13 @@
 import { gzipSync } from "node:zlib";
 import { describe, expect, test } from "vitest";
+import { batchPieces, type Piece } from "../../src/bad-piece-entry.ts";
 import { DataKeyCache } from "../../src/data-key-cache.ts";
 import { gunzipIfCompressed } from "../../src/decompress.ts";
 import { RecordError } from "../../src/errors.ts";
-import { formatLines } from "../../src/format-lines.ts";
+import { type LineCounts, type LineOptions, recordLines } from "../../src/format-lines.ts";
 import { mapOrdered } from "../../src/map-ordered.ts";
 import { isOutputKey, outputKeyFor } from "../../src/output-key.ts";
-import { type DecryptedRecord, decodeBase64 } from "../../src/record-decryptor.ts";
+import { decodeBase64 } from "../../src/record-decryptor.ts";
 
 async function collect<T>(source: AsyncIterable<T>): Promise<T[]> {
   const items: T[] = [];
@@ -143,59 +144,77 @@ describe("DataKeyCache", () => {
   });
 });
 
-describe("formatLines", () => {
-  const record = (index: number, list: Record<string, unknown>[], cluster = true): DecryptedRecord => {
+describe("recordLines", () => {
+  const record = (list: Record<string, unknown>[], cluster = true) => {
     const inner = {
       type: "DatabaseActivityMonitoringRecord",
       ...(cluster ? { clusterId: "cluster-A" } : {}),
       instanceId: "db-B",
       databaseActivityEventList: list,
     };
-    return { index, offset: 0, rawBytes: 0, text: JSON.stringify(inner), record: inner };
+    return { text: JSON.stringify(inner), record: inner };
   };
   const input = [
-    record(0, [{ type: "record", command: "SELECT", exitCode: null }, { type: "heartbeat" }]),
-    record(1, [{}], false),
+    record([{ type: "record", command: "SELECT", exitCode: null }, { type: "heartbeat" }]),
+    record([{}], false),
   ];
+  const format = (options: LineOptions, counts: LineCounts) =>
+    input.map(({ text, record }) => recordLines(text, record, options, counts)).join("");
 
-  test("events: each event's fields untouched, then clusterId when present and instanceId", async () => {
-    const counts = { records: 0, events: 0, heartbeatsDropped: 0, bytesOut: 0 };
-    const out = Buffer.concat(
-      await collect(formatLines(chunkless(input), { format: "events", includeHeartbeats: false }, counts)),
-    );
-    expect(out.toString()).toBe(
+  test("events: each event's fields untouched, then clusterId when present and instanceId", () => {
+    const counts = { events: 0, heartbeatsDropped: 0 };
+    expect(format({ format: "events", includeHeartbeats: false }, counts)).toBe(
       '{"type":"record","command":"SELECT","exitCode":null,"clusterId":"cluster-A","instanceId":"db-B"}\n{"instanceId":"db-B"}\n',
     );
-    expect(counts).toEqual({ records: 2, events: 2, heartbeatsDropped: 1, bytesOut: out.length });
+    expect(counts).toEqual({ events: 2, heartbeatsDropped: 1 });
   });
 
-  test("events with heartbeats kept", async () => {
-    const counts = { records: 0, events: 0, heartbeatsDropped: 0, bytesOut: 0 };
-    const out = Buffer.concat(
-      await collect(formatLines(chunkless(input), { format: "events", includeHeartbeats: true }, counts)),
-    );
-    expect(out.toString().split("\n")[1]).toBe(
+  test("events with heartbeats kept", () => {
+    const counts = { events: 0, heartbeatsDropped: 0 };
+    expect(format({ format: "events", includeHeartbeats: true }, counts).split("\n")[1]).toBe(
       '{"type":"heartbeat","clusterId":"cluster-A","instanceId":"db-B"}',
     );
     expect(counts.events).toBe(3);
   });
 
-  test("records: one line per decrypted record, exactly its text", async () => {
-    const counts = { records: 0, events: 0, heartbeatsDropped: 0, bytesOut: 0 };
-    const out = Buffer.concat(
-      await collect(formatLines(chunkless(input), { format: "records", includeHeartbeats: false }, counts)),
+  test("records: one line per decrypted record, exactly its text", () => {
+    const counts = { events: 0, heartbeatsDropped: 0 };
+    expect(format({ format: "records", includeHeartbeats: false }, counts)).toBe(
+      `${input[0]?.text}\n${input[1]?.text}\n`,
     );
-    expect(out.toString()).toBe(`${input[0]?.text}\n${input[1]?.text}\n`);
   });
 
-  test("batches lines into chunks of about the requested size", async () => {
-    const many = Array.from({ length: 100 }, (_, i) => record(i, [{ type: "record", n: i }]));
-    const counts = { records: 0, events: 0, heartbeatsDropped: 0, bytesOut: 0 };
-    const chunks = await collect(
-      formatLines(chunkless(many), { format: "events", includeHeartbeats: false, chunkBytes: 1000 }, counts),
+  test("records: a text with line breaks is re-serialized onto one line", () => {
+    const { record: inner } = record([{ type: "record" }]);
+    const text = JSON.stringify(inner, null, 2);
+    const counts = { events: 0, heartbeatsDropped: 0 };
+    expect(recordLines(text, inner, { format: "records", includeHeartbeats: false }, counts)).toBe(
+      `${JSON.stringify(inner)}\n`,
     );
-    expect(chunks.length).toBeGreaterThan(5);
-    expect(chunks.length).toBeLessThan(20);
-    expect(Buffer.concat(chunks).toString().split("\n").length).toBe(101);
+  });
+});
+
+describe("batchPieces", () => {
+  const piece = (index: number, size: number): Piece => ({
+    kind: "record",
+    index,
+    offset: index * size,
+    bytes: Buffer.alloc(size),
+  });
+
+  test("keeps order and cuts at the piece count or the byte budget, whichever comes first", async () => {
+    const pieces = Array.from({ length: 10 }, (_, i) => piece(i, 100));
+    const byCount = await collect(batchPieces(chunkless(pieces), 4, 1 << 20));
+    expect(byCount.map((batch) => batch.map((p) => p.index))).toEqual([
+      [0, 1, 2, 3],
+      [4, 5, 6, 7],
+      [8, 9],
+    ]);
+    const byBytes = await collect(batchPieces(chunkless(pieces), 100, 250));
+    expect(byBytes.map((batch) => batch.length)).toEqual([3, 3, 3, 1]);
+  });
+
+  test("no pieces, no batch", async () => {
+    expect(await collect(batchPieces(chunkless([]), 4, 100))).toEqual([]);
   });
 });

@@ -1,0 +1,59 @@
+import type { DataKeyCacheStats } from "./data-key-cache.ts";
+import type { DataKeySource } from "./data-keys.ts";
+import { DecryptPool } from "./decrypt-pool.ts";
+import { RecordError } from "./errors.ts";
+import type { LineOptions } from "./format-lines.ts";
+import { type BatchResult, decryptBatch, type KeyAnswer, type KeyLookup } from "./record-decryptor.ts";
+import type { ResourceId } from "./resource-id.ts";
+
+/** One object's decryption: batches go in, in any number, and come back in the order asked for. */
+export interface ObjectDecryption {
+  decrypt(records: Buffer[]): Promise<BatchResult>;
+  /** Batches worth keeping in flight at once. */
+  readonly parallelism: number;
+  /** The object is done: forget its data keys outside the shared cache. */
+  close(): void;
+}
+
+export interface BatchDecryptor {
+  /** Starts one object: its data keys are asked for under `resource`, KMS calls counted in `stats`. */
+  open(resource: ResourceId, stats: DataKeyCacheStats, options: LineOptions): ObjectDecryption;
+}
+
+/**
+ * Decrypts batches in this thread (`workers` 0), or in a pool of `workers` worker threads so that
+ * decryption uses every vCPU the function has. Either way KMS is called from this thread only,
+ * through the one shared data key cache, so KMS calls stay one per distinct data key.
+ */
+export function buildBatchDecryptor(keys: DataKeySource, workers: number): BatchDecryptor {
+  const pool = workers > 0 ? DecryptPool.shared(workers) : undefined;
+  return {
+    open(resource, stats, options) {
+      const lookup = keyLookup(keys, resource, stats);
+      if (pool !== undefined) return pool.open(lookup, options);
+      const known = new Map<string, Uint8Array>();
+      return {
+        decrypt: (records) => decryptBatch(records, options, lookup, known),
+        // Two: the next batch's KMS call can be under way while this one decrypts.
+        parallelism: 2,
+        close: () => known.clear(),
+      };
+    },
+  };
+}
+
+/** Data keys through the shared cache; a KMS refusal becomes the records' quarantine reason. */
+function keyLookup(keys: DataKeySource, resource: ResourceId, stats: DataKeyCacheStats): KeyLookup {
+  return (asked) =>
+    Promise.all(
+      asked.map((key) =>
+        keys.get(key, resource, stats).then(
+          (dataKey): KeyAnswer => dataKey.material,
+          (error: unknown): KeyAnswer => {
+            if (!(error instanceof RecordError)) throw error;
+            return { reason: error.reason, message: error.message };
+          },
+        ),
+      ),
+    );
+}
