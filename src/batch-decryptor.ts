@@ -4,6 +4,7 @@ import { DecryptPool } from "./decrypt-pool.ts";
 import { RecordError } from "./errors.ts";
 import type { LineOptions } from "./format-lines.ts";
 import { type BatchResult, decryptBatch, type KeyAnswer, type KeyLookup } from "./record-decryptor.ts";
+import { REFUSALS_BEFORE_CONFIG_ERROR } from "./record-ledger.ts";
 import type { ResourceId } from "./resource-id.ts";
 
 /** One object's decryption: batches go in, in any number, and come back in the order asked for. */
@@ -42,18 +43,42 @@ export function buildBatchDecryptor(keys: DataKeySource, workers: number): Batch
   };
 }
 
-/** Data keys through the shared cache; a KMS refusal becomes the records' quarantine reason. */
+/**
+ * Data keys through the shared cache; a KMS refusal becomes the records' quarantine reason. Until
+ * KMS has accepted one of the object's data keys, keys are asked for one at a time, and after
+ * {@link REFUSALS_BEFORE_CONFIG_ERROR} refusals no more are asked: a wrong resource id is refused
+ * for every key, and the ledger fails the object on those refusals (as many batches in flight would
+ * otherwise ask about every key they hold).
+ */
 function keyLookup(keys: DataKeySource, resource: ResourceId, stats: DataKeyCacheStats): KeyLookup {
-  return (asked) =>
-    Promise.all(
-      asked.map((key) =>
-        keys.get(key, resource, stats).then(
-          (dataKey): KeyAnswer => dataKey.material,
-          (error: unknown): KeyAnswer => {
-            if (!(error instanceof RecordError)) throw error;
-            return { reason: error.reason, message: error.message };
-          },
-        ),
-      ),
+  let accepted = 0;
+  let refused = 0;
+  let probation: Promise<unknown> = Promise.resolve();
+  const ask = (key: string): Promise<KeyAnswer> =>
+    keys.get(key, resource, stats).then(
+      (dataKey): KeyAnswer => {
+        accepted += 1;
+        return dataKey.material;
+      },
+      (error: unknown): KeyAnswer => {
+        if (!(error instanceof RecordError)) throw error;
+        if (error.reason === KMS_REFUSED) refused += 1;
+        return { reason: error.reason, message: error.message };
+      },
     );
+  const askInTurn = (key: string): Promise<KeyAnswer> => {
+    if (accepted > 0) return ask(key);
+    const turn = probation.then(() =>
+      accepted === 0 && refused >= REFUSALS_BEFORE_CONFIG_ERROR ? NOT_ASKED : ask(key),
+    );
+    probation = turn.catch(() => undefined);
+    return turn;
+  };
+  return (asked) => Promise.all(asked.map(askInTurn));
 }
+
+const KMS_REFUSED = "kms-invalid-ciphertext";
+const NOT_ASKED: KeyAnswer = {
+  reason: KMS_REFUSED,
+  message: `not sent to KMS: it refused the first ${REFUSALS_BEFORE_CONFIG_ERROR} data keys of this object and accepted none`,
+};

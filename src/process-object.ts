@@ -143,7 +143,7 @@ export async function processObject(
     const records = pieces.flatMap((piece) => (piece.kind === "record" ? [piece.bytes] : []));
     if (records.length === 0) return { pieces, result: undefined };
     try {
-      return { pieces, result: await decryption.decrypt(records) };
+      return { pieces, result: await untilAborted(decryption.decrypt(records), signal) };
     } catch (error) {
       // Only a fault of a record itself is quarantined; KMS and S3 failures fail the object.
       const first = pieces.find((piece) => piece.kind === "record");
@@ -290,6 +290,20 @@ async function* countBytes(input: AsyncIterable<Buffer>, add: (n: number) => voi
     add(chunk.length);
     yield chunk;
   }
+}
+
+/**
+ * The promise's outcome, or a rejection as soon as `signal` aborts: a batch waiting on a slow KMS
+ * call must not hold the pipeline past the deadline (the call itself finishes unobserved).
+ */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return promise;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const stop = () => reject(signal.reason);
+    signal.addEventListener("abort", stop, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", stop));
+  });
 }
 
 /** Read through a call: TypeScript would keep `signal.aborted` narrowed from the first check. */

@@ -82,7 +82,7 @@ export async function decryptBatch(
       continue;
     }
     try {
-      let compressed = decryptMessage(outer.databaseActivityEvents, material);
+      let compressed = decryptMessage(outer.message, material);
       if (compressed instanceof Promise) compressed = await compressed;
       const text = inflate(compressed);
       lines += recordLines(text, parseInner(text), options, counts);
@@ -115,8 +115,7 @@ function isOuter(value: OuterRecord | RecordFailure): value is OuterRecord {
  * The gzip payload of one `databaseActivityEvents` message. The direct reader handles the shape
  * DAS writes; anything else, or anything it cannot verify, goes to the SDK, whose verdict stands.
  */
-function decryptMessage(base64: string, material: Uint8Array): Buffer | Promise<Buffer> {
-  const message = decodeBase64(base64, "databaseActivityEvents");
+function decryptMessage(message: Buffer, material: Uint8Array): Buffer | Promise<Buffer> {
   return fastDecrypt(message, material) ?? sdkDecrypt(message, material);
 }
 
@@ -147,7 +146,8 @@ function inflate(compressed: Buffer): string {
 
 interface OuterRecord {
   readonly key: string;
-  readonly databaseActivityEvents: string;
+  /** The Encryption SDK message, base64-decoded. */
+  readonly message: Buffer;
 }
 
 function parseOuter(bytes: Buffer): OuterRecord {
@@ -165,7 +165,7 @@ function parseOuter(bytes: Buffer): OuterRecord {
   if (typeof databaseActivityEvents !== "string" || databaseActivityEvents === "") {
     throw new RecordError("missing-events", "the record has no databaseActivityEvents field");
   }
-  return { key, databaseActivityEvents };
+  return { key, message: decodeBase64(databaseActivityEvents, "databaseActivityEvents") };
 }
 
 /** Strict base64: Node's decoder skips bad characters silently, so check the decoded length. */

@@ -244,7 +244,7 @@ describe("Powertools Logger and Metrics in production shape", () => {
       RecordsQuarantined: 1,
       Events: expectedEventLines([6, 7].map((i) => (good[i] as EncryptedRecord).inner)).length,
       KmsCalls: 1,
-      DataKeyCacheHits: 1,
+      DataKeyCacheHits: 0,
     });
     expect((decrypted as { _aws: unknown })._aws).toMatchObject({
       CloudWatchMetrics: [{ Namespace: "DasDecrypt", Dimensions: [["service"]] }],

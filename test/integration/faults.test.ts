@@ -9,7 +9,13 @@ import { LeakWatch } from "../support/leak-watch.ts";
 const BUCKET = "das-faults";
 const DB = "db-KBKJGYAAF5QT253EYKEI37WBCY";
 /** Plain NDJSON and 5 MiB parts, so the large object's output is a multipart upload of 2+ parts. */
-const ENV = { DAS_RESOURCE_ID: DB, OUTPUT_COMPRESSION: "none", UPLOAD_PART_SIZE_MB: "5" };
+// Small batches: the output follows the input closely, so a fault mid-object meets an upload under way.
+const ENV = {
+  DAS_RESOURCE_ID: DB,
+  OUTPUT_COMPRESSION: "none",
+  UPLOAD_PART_SIZE_MB: "5",
+  DECRYPT_BATCH_RECORDS: "16",
+};
 
 const watch = new LeakWatch();
 let stack: LocalStack;
