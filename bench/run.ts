@@ -11,7 +11,7 @@
  *   --only memory   run the memory cases only
  *   --heap-mb N     V8 old-space cap of the process the memory cases run in (as NODE_OPTIONS would set it)
  */
-import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
+import { type ChildProcessWithoutNullStreams, execFileSync, spawn } from "node:child_process";
 import {
   createCipheriv,
   createDecipheriv,
@@ -21,6 +21,7 @@ import {
   randomBytes,
 } from "node:crypto";
 import { once } from "node:events";
+import { availableParallelism } from "node:os";
 import { createInterface } from "node:readline";
 import { Readable } from "node:stream";
 import { gunzipSync, gzipSync } from "node:zlib";
@@ -124,14 +125,28 @@ async function upload(s3: S3Client, key: string, records: EncryptedRecord[], cou
   return bytes;
 }
 
-/** Runs the real handler on one object; CPU and peak RSS of this process only (servers are elsewhere). */
-async function runOurs(servers: Servers, key: string) {
+/**
+ * Every thread of this process (workers included, and those started later) on these CPUs only, as
+ * a function with that many vCPUs would be; the servers' process keeps its own.
+ */
+function pinTo(cpus: string): void {
+  execFileSync("taskset", ["-a", "-cp", cpus, String(process.pid)], { stdio: "ignore" });
+}
+const ONE_CPU = "0";
+const ALL_CPUS = `0-${availableParallelism() - 1}`;
+
+/**
+ * Runs the real handler on one object with `workers` decryption workers, pinned to `cpus`; CPU and
+ * peak RSS of this process only (servers are elsewhere).
+ */
+async function runOurs(servers: Servers, key: string, workers: number, cpus: string) {
   await servers.ask("calls");
   const before = await servers.ask("calls");
-  const handler = createHandler(process.env, {
-    logger: SILENT_LOG,
-    metrics: NO_METRICS,
-  });
+  const handler = createHandler(
+    { ...process.env, DECRYPT_WORKERS: String(workers) },
+    { logger: SILENT_LOG, metrics: NO_METRICS },
+  );
+  pinTo(cpus);
   gc();
   let peak = process.memoryUsage.rss();
   const sampler = setInterval(() => {
@@ -147,7 +162,8 @@ async function runOurs(servers: Servers, key: string) {
   };
   const wallMs = performance.now() - started;
   const used = process.cpuUsage(cpu);
-  await profiler?.stop(`${process.env.BENCH_PROFILE}-${key.replace(/\W+/g, "_")}.cpuprofile`);
+  pinTo(ALL_CPUS);
+  await profiler?.stop(`${process.env.BENCH_PROFILE}-${key.replace(/\W+/g, "_")}-w${workers}.cpuprofile`);
   clearInterval(sampler);
   peak = Math.max(peak, process.memoryUsage.rss());
   const after = await servers.ask("calls");
@@ -159,6 +175,17 @@ async function runOurs(servers: Servers, key: string) {
     peakRssMB: Math.round(peak / 1048576),
     kmsCalls: (after.Decrypt ?? 0) - (before.Decrypt ?? 0),
   };
+}
+
+/**
+ * One small object through both modes before anything is measured, as a warm Lambda container
+ * has done: the worker threads started and their code compiled, the JIT warm.
+ */
+async function warmUp(servers: Servers, s3: S3Client, records: EncryptedRecord[]): Promise<void> {
+  const key = "raw/warm-up/2026/11/25/09/bench";
+  await upload(s3, key, records, 5_000);
+  await runOurs(servers, key, availableParallelism(), ALL_CPUS);
+  await runOurs(servers, key, 0, ONE_CPU);
 }
 
 /** With BENCH_PROFILE=<path prefix>, a CPU profile of each handler run (not of the fixtures). */
@@ -197,6 +224,7 @@ function floor(records: EncryptedRecord[], suite: SuiteName, count: number) {
     return { b64: outer.databaseActivityEvents, iv, ciphertext, tag: cipher.getAuthTag(), signature };
   });
   gc();
+  pinTo(ONE_CPU);
   const cpu = process.cpuUsage();
   let pending = "";
   let out = 0;
@@ -220,6 +248,7 @@ function floor(records: EncryptedRecord[], suite: SuiteName, count: number) {
   }
   out += gzipSync(pending).length;
   const used = process.cpuUsage(cpu);
+  pinTo(ALL_CPUS);
   return { cpuUsPerRecord: (used.user + used.system) / count, gzipBytes: out };
 }
 
@@ -318,21 +347,28 @@ async function main(): Promise<void> {
       const records = await distinctRecords(kms, servers.keyArn, engine, suite, eventsPerRecord);
       distinct.set(`${suite}-${eventsPerRecord}`, records);
       if (ONLY === "memory") continue;
+      if (distinct.size === 1) await warmUp(servers, s3, records);
       await servers.ask("reset");
       const count = suite === "signed" ? SIGNED_RECORDS : RECORDS;
       const key = `raw/${suite}-${eventsPerRecord}/2026/11/25/10/bench-${count}`;
       const objectBytes = await upload(s3, key, records, count);
-      // Handler and floor alternate, so a slow spell of the machine touches both; medians reported.
-      const runs: Awaited<ReturnType<typeof runOurs>>[] = [];
+      // The handler on one CPU (decrypting in its own thread, as `auto` does with one vCPU), the
+      // handler on every CPU (one worker per CPU) and the floor alternate, so a slow spell of the
+      // machine touches all three; medians reported.
+      const single: Awaited<ReturnType<typeof runOurs>>[] = [];
+      const multi: Awaited<ReturnType<typeof runOurs>>[] = [];
       const floors: number[] = [];
       for (let round = 0; round < REPEAT; round += 1) {
-        runs.push(await runOurs(servers, key));
+        single.push(await runOurs(servers, key, 0, ONE_CPU));
+        multi.push(await runOurs(servers, key, availableParallelism(), ALL_CPUS));
         floors.push(floor(records, suite, count).cpuUsPerRecord);
       }
-      const cpuUsPerRecord = median(runs.map((r) => (r.cpuMs * 1000) / count));
+      const cpuUs = (r: (typeof single)[number]) => (r.cpuMs * 1000) / count;
+      const cpuUsPerRecord = median(single.map(cpuUs));
       const floorUs = median(floors);
-      const wallMs = median(runs.map((r) => r.wallMs));
-      const ours = runs[0] as (typeof runs)[number];
+      const wallMs = median(single.map((r) => r.wallMs));
+      const wallMsMulti = median(multi.map((r) => r.wallMs));
+      const ours = single[0] as (typeof single)[number];
       print({
         case: "throughput",
         suite,
@@ -347,12 +383,18 @@ async function main(): Promise<void> {
         cpuUsPerRecord: +cpuUsPerRecord.toFixed(1),
         floorCpuUsPerRecord: +floorUs.toFixed(1),
         oursOverFloor: +(cpuUsPerRecord / floorUs).toFixed(2),
-        oursOverFloorEachRun: runs.map(
-          (r, i) => +((r.cpuMs * 1000) / count / (floors[i] as number)).toFixed(2),
-        ),
-        peakRssMB: Math.max(...runs.map((r) => r.peakRssMB)),
+        oursOverFloorEachRun: single.map((r, i) => +(cpuUs(r) / (floors[i] as number)).toFixed(2)),
+        peakRssMB: Math.max(...single.map((r) => r.peakRssMB)),
         kmsCalls: ours.kmsCalls,
         distinctDataKeys: DISTINCT / ROTATE,
+        cpus: availableParallelism(),
+        workers: availableParallelism(),
+        wallMsAllCpus: Math.round(wallMsMulti),
+        recordsPerSecAllCpus: Math.round(count / (wallMsMulti / 1000)),
+        cpuUsPerRecordAllCpus: +median(multi.map(cpuUs)).toFixed(1),
+        speedupAllCpus: +(wallMs / wallMsMulti).toFixed(2),
+        peakRssMBAllCpus: Math.max(...multi.map((r) => r.peakRssMB)),
+        kmsCallsAllCpus: (multi[0] as (typeof multi)[number]).kmsCalls,
       });
     }
 
@@ -361,8 +403,11 @@ async function main(): Promise<void> {
       await servers.ask("reset");
       const key = `raw/naive-${suite}/2026/11/25/11/bench-${NAIVE}`;
       await upload(s3, key, records, NAIVE);
+      // Both on one CPU: the naive approach has no use for a second one.
+      pinTo(ONE_CPU);
       const naive = await runNaive(s3, kms, key);
-      const ours = await runOurs(servers, key);
+      pinTo(ALL_CPUS);
+      const ours = await runOurs(servers, key, 0, ONE_CPU);
       print({
         case: "naive-vs-ours",
         suite,
@@ -406,37 +451,41 @@ async function main(): Promise<void> {
         const count = Math.ceil((mb * 1048576) / recordBytes);
         const key = `raw/memory/2026/11/25/12/bench-${mb}MiB`;
         const objectBytes = await upload(s3, key, sample, count);
-        const before = await servers.ask("calls");
-        // The handler alone in a fresh process, as in Lambda: the benchmark's own fixtures do not count.
-        const heap = HEAP_MB === undefined ? [] : [`--max-old-space-size=${HEAP_MB}`];
-        const child = spawn(process.execPath, [...heap, "--import", "tsx", "bench/memory-run.ts", key], {
-          env: process.env,
-        });
-        let output = "";
-        child.stdout.on("data", (chunk: Buffer) => {
-          output += chunk.toString();
-        });
-        const [code] = (await once(child, "exit")) as [number];
-        if (code !== 0) throw new Error(`memory run exited ${code}`);
-        const run = JSON.parse(output) as {
-          wallMs: number;
-          records: number;
-          rssBeforeMB: number;
-          peakRssMB: number;
-          maxRssMB: number;
-        };
-        const after = await servers.ask("calls");
-        print({
-          case: "memory",
-          objectMB: +(objectBytes / 1e6).toFixed(1),
-          records: count,
-          wallMs: run.wallMs,
-          recordsPerSec: Math.round(count / (run.wallMs / 1000)),
-          rssBeforeMB: run.rssBeforeMB,
-          peakRssMB: run.peakRssMB,
-          maxRssMB: run.maxRssMB,
-          kmsCalls: (after.Decrypt ?? 0) - (before.Decrypt ?? 0),
-        });
+        // The handler alone in a fresh process, as in Lambda: the benchmark's own fixtures do not
+        // count. Once decrypting in its own thread (one vCPU), once with one worker per CPU.
+        for (const workers of [0, availableParallelism()]) {
+          const before = await servers.ask("calls");
+          const heap = HEAP_MB === undefined ? [] : [`--max-old-space-size=${HEAP_MB}`];
+          const child = spawn(process.execPath, [...heap, "--import", "tsx", "bench/memory-run.ts", key], {
+            env: { ...process.env, DECRYPT_WORKERS: String(workers) },
+          });
+          let output = "";
+          child.stdout.on("data", (chunk: Buffer) => {
+            output += chunk.toString();
+          });
+          const [code] = (await once(child, "exit")) as [number];
+          if (code !== 0) throw new Error(`memory run exited ${code}`);
+          const run = JSON.parse(output) as {
+            wallMs: number;
+            records: number;
+            rssBeforeMB: number;
+            peakRssMB: number;
+            maxRssMB: number;
+          };
+          const after = await servers.ask("calls");
+          print({
+            case: "memory",
+            workers,
+            objectMB: +(objectBytes / 1e6).toFixed(1),
+            records: count,
+            wallMs: run.wallMs,
+            recordsPerSec: Math.round(count / (run.wallMs / 1000)),
+            rssBeforeMB: run.rssBeforeMB,
+            peakRssMB: run.peakRssMB,
+            maxRssMB: run.maxRssMB,
+            kmsCalls: (after.Decrypt ?? 0) - (before.Decrypt ?? 0),
+          });
+        }
       }
     }
   } finally {

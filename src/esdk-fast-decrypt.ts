@@ -1,4 +1,4 @@
-import { createDecipheriv, createHmac, createPublicKey, createVerify } from "node:crypto";
+import { createDecipheriv, createPublicKey, createVerify, hash } from "node:crypto";
 import { DAS_KEY_NAME, DAS_KEY_NAMESPACE } from "./data-keys.ts";
 
 /**
@@ -161,17 +161,42 @@ function gcmOpen(key: Uint8Array, iv: Buffer, aad: Buffer, ciphertext: Buffer, t
 
 /**
  * HKDF (RFC 5869) with an empty salt, for a 32-byte output: one extract and one expand block
- * (SHA-256 and SHA-384 blocks are both ≥ 32 bytes). Two HMACs, without the per-call key objects
- * and job of `crypto.hkdfSync`, which cost several times more on this hot path.
+ * (SHA-256 and SHA-384 blocks are both ≥ 32 bytes). Each HMAC is written out as two one-shot
+ * hashes over scratch buffers (RFC 2104): no HMAC or key objects per call, which on this hot path
+ * cost more than the hashing itself.
  */
-function hkdf32(hash: string, ikm: Buffer, info: Buffer): Buffer {
-  const prk = createHmac(hash, ZERO_SALT[hash] as Buffer)
-    .update(ikm)
-    .digest();
-  return createHmac(hash, prk).update(info).update(ONE).digest().subarray(0, 32);
+function hkdf32(name: string, ikm: Buffer, info: Buffer): Buffer {
+  const scratch = HMAC_SCRATCH[name] as HmacScratch;
+  const prk = hmac(name, scratch, ZERO_KEY, ikm);
+  return hmac(name, scratch, prk, info, 1).subarray(0, 32);
 }
-const ZERO_SALT: Record<string, Buffer> = { sha256: Buffer.alloc(32), sha384: Buffer.alloc(48) };
-const ONE = Buffer.from([1]);
+
+interface HmacScratch {
+  readonly block: number;
+  readonly inner: Buffer;
+  readonly outer: Buffer;
+}
+const HMAC_SCRATCH: Record<string, HmacScratch> = {
+  sha256: { block: 64, inner: Buffer.alloc(64 + 64), outer: Buffer.alloc(64 + 32) },
+  sha384: { block: 128, inner: Buffer.alloc(128 + 64), outer: Buffer.alloc(128 + 48) },
+};
+/** An empty salt is a key of zero bytes (RFC 5869 §2.2), padded to the block like any short key. */
+const ZERO_KEY = Buffer.alloc(0);
+
+/** HMAC(key, message [+ one trailing byte]) for keys and messages up to 64 bytes, in the scratch buffers. */
+function hmac(name: string, scratch: HmacScratch, key: Buffer, message: Buffer, trailing?: number): Buffer {
+  const { block, inner, outer } = scratch;
+  for (let i = 0; i < block; i += 1) {
+    const k = i < key.length ? (key[i] as number) : 0;
+    inner[i] = k ^ 0x36;
+    outer[i] = k ^ 0x5c;
+  }
+  message.copy(inner, block);
+  let end = block + message.length;
+  if (trailing !== undefined) inner[end++] = trailing;
+  hash(name, inner.subarray(0, end), "buffer").copy(outer, block);
+  return hash(name, outer, "buffer");
+}
 
 /** DER SubjectPublicKeyInfo prefix of a P-384 key with a 49-byte compressed point. */
 const P384_COMPRESSED_SPKI = Buffer.from("3046301006072a8648ce3d020106052b81040022033200", "hex");

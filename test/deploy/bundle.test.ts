@@ -54,7 +54,12 @@ test("the packaged zip, loaded the way Lambda loads it, decrypts a fixture again
   });
   const key = "raw/2026/11/25/10/das-bundle-1-2026-11-25-10-00-00-x.gz";
   await putObject(stack, BUCKET, key, fixture.body);
-  Object.assign(process.env, { DAS_RESOURCE_ID: CLUSTER, POWERTOOLS_LOG_LEVEL: "WARN" });
+  // Two decryption workers: they load the zipped bundle itself, which must then serve the pool only.
+  Object.assign(process.env, {
+    DAS_RESOURCE_ID: CLUSTER,
+    POWERTOOLS_LOG_LEVEL: "WARN",
+    DECRYPT_WORKERS: "2",
+  });
   const module = (await import(pathToFileURL(join(unpacked, `${file}.mjs`)).href)) as Record<string, unknown>;
   const handler = module[exported] as (event: unknown, context: unknown) => Promise<unknown>;
   expect(typeof handler).toBe("function");
