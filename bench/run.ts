@@ -445,6 +445,7 @@ async function main(): Promise<void> {
     }
 
     if (BIG_MB > 0) {
+      const bundle = await buildLambdaBundle();
       const recordBytes = (sample[0]?.bytes.length ?? 1) + 1;
       for (const mb of [100, BIG_MB]) {
         await servers.ask("reset");
@@ -456,8 +457,13 @@ async function main(): Promise<void> {
         for (const workers of [0, availableParallelism()]) {
           const before = await servers.ask("calls");
           const heap = HEAP_MB === undefined ? [] : [`--max-old-space-size=${HEAP_MB}`];
-          const child = spawn(process.execPath, [...heap, "--import", "tsx", "bench/memory-run.ts", key], {
-            env: { ...process.env, DECRYPT_WORKERS: String(workers) },
+          const child = spawn(process.execPath, [...heap, "bench/memory-run.mjs", key, bundle], {
+            env: {
+              ...process.env,
+              DECRYPT_WORKERS: String(workers),
+              POWERTOOLS_LOG_LEVEL: "SILENT",
+              POWERTOOLS_METRICS_DISABLED: "true",
+            },
           });
           let output = "";
           child.stdout.on("data", (chunk: Buffer) => {
@@ -494,6 +500,28 @@ async function main(): Promise<void> {
     servers.child.stdin.end();
     await once(servers.child, "exit");
   }
+}
+
+/**
+ * The function's bundle, built with the esbuild options `serverless.yml` gives serverless-esbuild
+ * (one ESM file, every dependency inside), so the memory cases load what Lambda loads.
+ */
+async function buildLambdaBundle(): Promise<string> {
+  const { build } = await import("esbuild");
+  const outfile = ".bench/functions/decrypt.mjs";
+  await build({
+    entryPoints: ["functions/decrypt.ts"],
+    outfile,
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: "node20",
+    logLevel: "warning",
+    banner: {
+      js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
+    },
+  });
+  return outfile;
 }
 
 function median(values: number[]): number {

@@ -1,31 +1,33 @@
 /**
  * Runs the handler once on one object, alone in this process, and prints its memory as JSON: the
  * peak RSS sampled during the run, the process's lifetime maximum, and the RSS before the run.
- * The benchmark's memory cases use it so fixtures held by the benchmark never count.
+ * The handler is the Lambda bundle (argv[3], built by the benchmark as `serverless package` builds
+ * it), loaded by plain Node the way Lambda loads it, so its code and its workers weigh what they
+ * weigh there. The benchmark's memory cases use it so fixtures held by the benchmark never count.
  */
-import { createHandler } from "../src/handler.ts";
-import { NO_METRICS } from "../src/metrics.ts";
-import type { ObjectSummary } from "../src/process-object.ts";
-import { SILENT_LOG } from "../src/run-object.ts";
-import { s3Notification } from "../src/s3-notification.ts";
+import { pathToFileURL } from "node:url";
 
-const key = process.argv[2] ?? "";
-const handler = createHandler(process.env, {
-  logger: SILENT_LOG,
-  metrics: NO_METRICS,
-});
+const [key = "", bundle = ""] = process.argv.slice(2);
+const { handler } = await import(pathToFileURL(bundle).href);
+const event = {
+  Records: [
+    {
+      eventSource: "aws:s3",
+      eventName: "ObjectCreated:Put",
+      s3: { bucket: { name: "bench" }, object: { key } },
+    },
+  ],
+};
 const before = process.memoryUsage.rss();
 let peak = before;
 const sampler = setInterval(() => {
   peak = Math.max(peak, process.memoryUsage.rss());
 }, 10);
 const started = performance.now();
-const result = (await handler(s3Notification("bench", key), { getRemainingTimeInMillis: () => 900_000 })) as {
-  objects: ObjectSummary[];
-};
+const result = await handler(event, { getRemainingTimeInMillis: () => 900_000 });
 const wallMs = performance.now() - started;
 clearInterval(sampler);
-const summary = result.objects[0] as ObjectSummary;
+const [summary] = result.objects;
 process.stdout.write(
   `${JSON.stringify({
     wallMs: Math.round(wallMs),
