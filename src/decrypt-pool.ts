@@ -84,6 +84,16 @@ export class DecryptPool {
     };
   }
 
+  /**
+   * Stops every worker now; batches in flight fail with a retryable error. The pool starts new
+   * workers on its next batch. For a process that is done decrypting, and for tests.
+   */
+  async close(): Promise<void> {
+    const slots = [...this.#slots];
+    for (const slot of slots) this.#lose(slot, new Error("the decryption pool was closed"));
+    await Promise.all(slots.map((slot) => slot.worker.terminate()));
+  }
+
   #submit(run: number, records: Buffer[], options: LineOptions, lookup: KeyLookup): Promise<BatchResult> {
     const slot = this.#leastBusy();
     // One buffer for the batch, moved (not copied) to the worker.

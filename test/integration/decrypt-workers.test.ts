@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest";
-import { DeadlineError } from "../../src/errors.ts";
+import { DecryptPool } from "../../src/decrypt-pool.ts";
+import { DasDecryptError, DeadlineError } from "../../src/errors.ts";
 import { buildFirehoseObject, type FirehoseObject } from "../../src/local/fixtures.ts";
 import { type LocalStack, s3Notification, startLocalStack } from "../../src/local/stack.ts";
 import { getBytes, handlerFor, headMetadata, listKeys, putObject } from "../support/harness.ts";
@@ -112,5 +113,28 @@ describe("decryption in worker threads", () => {
       expect(performance.now() - started).toBeLessThan(2_000);
       expect(await listKeys(stack, BUCKET, `decrypted/${key}`)).toEqual([]);
     }
+  });
+
+  test("a worker that stops mid-object fails that object, retryably, with nothing written; the next object gets new workers", async () => {
+    const key = "raw/workers/stopped";
+    await putObject(stack, BUCKET, key, fixture.body);
+    stack.kms.faults.latencyMs = 500;
+    const { handler } = handlerFor(stack, { DAS_RESOURCE_ID: CLUSTER, DECRYPT_WORKERS: "2" });
+    const running = handler(s3Notification(BUCKET, key)).catch((thrown: unknown) => thrown);
+    // The batch is with a worker by now, which waits on the slow KMS for its data key.
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    await DecryptPool.shared(2).close();
+    const error = await running;
+    expect(error).toBeInstanceOf(DasDecryptError);
+    expect((error as DasDecryptError).retryable).toBe(true);
+    expect((error as DasDecryptError).message).toContain("a decryption worker stopped");
+    expect(await listKeys(stack, BUCKET, `decrypted/${key}`)).toEqual([]);
+    expect(await listKeys(stack, BUCKET, `quarantine/${key}`)).toEqual([]);
+
+    stack.kms.faults.latencyMs = 0;
+    const next = "raw/workers/after-stop";
+    await putObject(stack, BUCKET, next, fixture.body);
+    await handler(s3Notification(BUCKET, next));
+    expect((await headMetadata(stack, BUCKET, `decrypted/${next}.gz`))?.records).toBe("120");
   });
 });
