@@ -1,5 +1,4 @@
 import { PassThrough } from "node:stream";
-import { pipeline } from "node:stream/promises";
 import { createGzip } from "node:zlib";
 import { badPieceEntry, batchPieces, type Piece, withGzipFailure } from "./bad-piece-entry.ts";
 import type { BatchDecryptor } from "./batch-decryptor.ts";
@@ -10,6 +9,7 @@ import { AwsCallError, DasDecryptError, DeadlineError, type ErrorLocation, Recor
 import type { ObjectRef } from "./events.ts";
 import { mapOrdered } from "./map-ordered.ts";
 import { outputKeyFor } from "./output-key.ts";
+import { countBytes, runPipeline, untilAborted } from "./pipeline-steps.ts";
 import { QuarantineWriter, quarantineKeyFor } from "./quarantine.ts";
 import type { BatchResult } from "./record-decryptor.ts";
 import { RecordLedger } from "./record-ledger.ts";
@@ -285,34 +285,7 @@ function locate(error: unknown, where: ErrorLocation): DasDecryptError {
   return new DasDecryptError(`${name} while processing`, { ...where, cause: error, retryable: true });
 }
 
-async function* countBytes(input: AsyncIterable<Buffer>, add: (n: number) => void): AsyncGenerator<Buffer> {
-  for await (const chunk of input) {
-    add(chunk.length);
-    yield chunk;
-  }
-}
-
-/**
- * The promise's outcome, or a rejection as soon as `signal` aborts: a batch waiting on a slow KMS
- * call must not hold the pipeline past the deadline (the call itself finishes unobserved).
- */
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (signal === undefined) return promise;
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const stop = () => reject(signal.reason);
-    signal.addEventListener("abort", stop, { once: true });
-    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", stop));
-  });
-}
-
 /** Read through a call: TypeScript would keep `signal.aborted` narrowed from the first check. */
 function aborted(signal: AbortSignal | undefined): boolean {
   return signal?.aborted === true;
-}
-
-/** `stream/promises.pipeline` over a list of stages (its overloads cannot type a spread list). */
-function runPipeline(stages: unknown[], signal: AbortSignal | undefined): Promise<void> {
-  const run = pipeline as unknown as (...args: unknown[]) => Promise<void>;
-  return run(...stages, signal === undefined ? {} : { signal });
 }
