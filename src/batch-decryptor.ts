@@ -66,13 +66,19 @@ function keyLookup(keys: DataKeySource, resource: ResourceId, stats: DataKeyCach
         return { reason: error.reason, message: error.message };
       },
     );
+  // Each turn holds the next one only while its key is still on probation; once a key has been
+  // accepted, turns already queued are all asked at once.
   const askInTurn = (key: string): Promise<KeyAnswer> => {
     if (accepted > 0) return ask(key);
-    const turn = probation.then(() =>
-      accepted === 0 && refused >= REFUSALS_BEFORE_CONFIG_ERROR ? NOT_ASKED : ask(key),
-    );
-    probation = turn.catch(() => undefined);
-    return turn;
+    const turn = probation.then(() => {
+      if (accepted > 0) return { answer: ask(key), hold: undefined };
+      if (refused >= REFUSALS_BEFORE_CONFIG_ERROR)
+        return { answer: Promise.resolve(NOT_ASKED), hold: undefined };
+      const answer = ask(key);
+      return { answer, hold: answer };
+    });
+    probation = turn.then(({ hold }) => hold).catch(() => undefined);
+    return turn.then(({ answer }) => answer);
   };
   return (asked) => Promise.all(asked.map(askInTurn));
 }

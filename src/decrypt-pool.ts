@@ -74,11 +74,17 @@ export class DecryptPool {
   /** Starts one object's run: its data keys come from `lookup`, its lines are formatted per `options`. */
   open(lookup: KeyLookup, options: LineOptions): ObjectDecryption {
     const run = this.#nextRun++;
+    let closed = false;
     return {
-      decrypt: (records) => this.#submit(run, records, options, lookup),
+      decrypt: (records) =>
+        // A batch after close would make a worker keep this object's data keys for good.
+        closed
+          ? Promise.reject(new DasDecryptError("this object's decryption is closed"))
+          : this.#submit(run, records, options, lookup),
       // Two per worker: one decrypting, one queued behind it, so no worker waits on this thread.
       parallelism: this.#size * 2,
       close: () => {
+        closed = true;
         for (const slot of this.#slots) slot.worker.postMessage({ type: "forget", run } satisfies ToWorker);
       },
     };
