@@ -1,10 +1,15 @@
 import type { DataKeyCacheStats } from "./data-key-cache.ts";
 import type { DataKeySource } from "./data-keys.ts";
 import { DecryptPool } from "./decrypt-pool.ts";
-import { RecordError } from "./errors.ts";
 import type { LineOptions } from "./format-lines.ts";
-import { type BatchResult, decryptBatch, type KeyAnswer, type KeyLookup } from "./record-decryptor.ts";
-import { REFUSALS_BEFORE_CONFIG_ERROR } from "./record-ledger.ts";
+import {
+  type BatchResult,
+  decryptBatch,
+  type KeyAnswer,
+  type KeyLookup,
+  recordFailureOf,
+} from "./record-decryptor.ts";
+import { KMS_REFUSED, REFUSALS_BEFORE_CONFIG_ERROR } from "./record-ledger.ts";
 import type { ResourceId } from "./resource-id.ts";
 
 /** One object's decryption: batches go in, in any number, and come back in the order asked for. */
@@ -61,9 +66,9 @@ function keyLookup(keys: DataKeySource, resource: ResourceId, stats: DataKeyCach
         return dataKey.material;
       },
       (error: unknown): KeyAnswer => {
-        if (!(error instanceof RecordError)) throw error;
-        if (error.reason === KMS_REFUSED) refused += 1;
-        return { reason: error.reason, message: error.message };
+        const failure = recordFailureOf(error);
+        if (failure.reason === KMS_REFUSED) refused += 1;
+        return failure;
       },
     );
   // Each turn holds the next one only while its key is still on probation; once a key has been
@@ -83,7 +88,6 @@ function keyLookup(keys: DataKeySource, resource: ResourceId, stats: DataKeyCach
   return (asked) => Promise.all(asked.map(askInTurn));
 }
 
-const KMS_REFUSED = "kms-invalid-ciphertext";
 const NOT_ASKED: KeyAnswer = {
   reason: KMS_REFUSED,
   message: `not sent to KMS: it refused the first ${REFUSALS_BEFORE_CONFIG_ERROR} data keys of this object and accepted none`,

@@ -6,7 +6,6 @@ import { encryptionContextOf, type ResourceId } from "./resource-id.ts";
 
 /** A DAS data key, ready to decrypt Encryption SDK messages. Never logged. */
 export interface DataKey {
-  readonly keyring: RawAesKeyringNode;
   /** The 32 plaintext key bytes, in their own buffer (the SDK refuses views into larger ones). */
   readonly material: Uint8Array;
 }
@@ -80,5 +79,5 @@ async function decryptDataKey(kms: KMSClient, keyBase64: string, resource: Resou
   }
   // Copy into an isolated buffer: the SDK rejects a key that is a view into a larger one.
   const material = new Uint8Array(plaintext);
-  return { keyring: keyringFor(material), material };
+  return { material };
 }

@@ -140,15 +140,19 @@ export async function processObject(
     includeHeartbeats: config.includeHeartbeats,
   });
   const decryptPieces = async (pieces: Piece[]): Promise<DecryptedBatch> => {
-    const records = pieces.flatMap((piece) => (piece.kind === "record" ? [piece.bytes] : []));
+    const records: Buffer[] = [];
+    let first: ErrorLocation = {};
+    for (const piece of pieces) {
+      if (piece.kind !== "record") continue;
+      if (records.length === 0) first = { recordIndex: piece.index, byteOffset: piece.offset };
+      records.push(piece.bytes);
+    }
     if (records.length === 0) return { pieces, result: undefined };
     try {
       return { pieces, result: await untilAborted(decryption.decrypt(records), signal) };
     } catch (error) {
       // Only a fault of a record itself is quarantined; KMS and S3 failures fail the object.
-      const first = pieces.find((piece) => piece.kind === "record");
-      const where = first?.kind === "record" ? { recordIndex: first.index, byteOffset: first.offset } : {};
-      throw locate(error, { ...at, ...where });
+      throw locate(error, { ...at, ...first });
     }
   };
   // In input order: the books, the quarantine, then the batch's lines on to the output.

@@ -54,7 +54,14 @@ export async function decryptBatch(
   lookup: KeyLookup,
   known: Map<string, Uint8Array>,
 ): Promise<BatchResult> {
-  const outers: (OuterRecord | RecordFailure)[] = records.map((bytes) => attempt(() => parseOuter(bytes)));
+  const outers: (OuterRecord | RecordFailure)[] = [];
+  for (const bytes of records) {
+    try {
+      outers.push(parseOuter(bytes));
+    } catch (error) {
+      outers.push(recordFailureOf(error));
+    }
+  }
   const missing = new Set<string>();
   for (const outer of outers) if (isOuter(outer) && !known.has(outer.key)) missing.add(outer.key);
   const refused = new Map<string, RecordFailure>();
@@ -88,8 +95,7 @@ export async function decryptBatch(
       lines += recordLines(text, parseInner(text), options, counts);
       failures.push(null);
     } catch (error) {
-      if (!(error instanceof RecordError)) throw error;
-      failures.push({ reason: error.reason, message: error.message });
+      failures.push(recordFailureOf(error));
     }
   }
   return { lines: ENCODER.encode(lines), failures, ...counts };
@@ -98,13 +104,13 @@ export async function decryptBatch(
 // `encode` returns a fresh buffer of its own, so it can be transferred between threads.
 const ENCODER = new TextEncoder();
 
-function attempt<T>(parse: () => T): T | RecordFailure {
-  try {
-    return parse();
-  } catch (error) {
-    if (!(error instanceof RecordError)) throw error;
-    return { reason: error.reason, message: error.message };
-  }
+/**
+ * A record's own fault as plain data (it crosses threads and goes to quarantine).
+ * @throws the error itself when it is not a {@link RecordError}: that fails the object.
+ */
+export function recordFailureOf(error: unknown): RecordFailure {
+  if (!(error instanceof RecordError)) throw error;
+  return { reason: error.reason, message: error.message };
 }
 
 function isOuter(value: OuterRecord | RecordFailure): value is OuterRecord {

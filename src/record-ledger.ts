@@ -20,7 +20,8 @@ const AFTER_KMS = new Set([
   "inner-too-large",
   "not-das-record",
 ]);
-const KMS_REFUSED = "kms-invalid-ciphertext";
+/** The reason a record is quarantined with when KMS refuses its data key. */
+export const KMS_REFUSED = "kms-invalid-ciphertext";
 
 export interface LedgerOptions {
   /** Bad records one object may quarantine; one more fails the object. */
