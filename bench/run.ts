@@ -9,6 +9,7 @@
  *   --naive N       records of the naive-vs-ours comparison (default 2000)
  *   --big-mb N      size of the memory case in MiB (default 1100; 0 skips the memory cases)
  *   --only memory   run the memory cases only
+ *   --case S-E      run only the throughput case of suite S (unsigned|signed) with E events a record
  *   --heap-mb N     V8 old-space cap of the process the memory cases run in (as NODE_OPTIONS would set it)
  */
 import { type ChildProcessWithoutNullStreams, execFileSync, spawn } from "node:child_process";
@@ -53,6 +54,7 @@ const NAIVE = Number(args.get("--naive") ?? "2000");
 const BIG_MB = Number(args.get("--big-mb") ?? "1100");
 const ONLY = args.get("--only");
 const HEAP_MB = args.get("--heap-mb");
+const CASE = args.get("--case");
 const DISTINCT = 1000;
 const ROTATE = 250;
 const CLUSTER = "cluster-P74MFUJBI3PYA2N5L22YVVX3VY";
@@ -343,11 +345,13 @@ async function main(): Promise<void> {
       ["signed", 20, "aurora-mysql"],
     ];
     const distinct = new Map<string, EncryptedRecord[]>();
+    let warm = false;
     for (const [suite, eventsPerRecord, engine] of cases) {
       const records = await distinctRecords(kms, servers.keyArn, engine, suite, eventsPerRecord);
       distinct.set(`${suite}-${eventsPerRecord}`, records);
-      if (ONLY === "memory") continue;
-      if (distinct.size === 1) await warmUp(servers, s3, records);
+      if (ONLY === "memory" || (CASE !== undefined && CASE !== `${suite}-${eventsPerRecord}`)) continue;
+      if (!warm) await warmUp(servers, s3, records);
+      warm = true;
       await servers.ask("reset");
       const count = suite === "signed" ? SIGNED_RECORDS : RECORDS;
       const key = `raw/${suite}-${eventsPerRecord}/2026/11/25/10/bench-${count}`;
@@ -398,7 +402,7 @@ async function main(): Promise<void> {
       });
     }
 
-    for (const suite of ONLY === "memory" ? [] : (["unsigned", "signed"] as const)) {
+    for (const suite of ONLY === "memory" || CASE !== undefined ? [] : (["unsigned", "signed"] as const)) {
       const records = distinct.get(`${suite}-1`) as EncryptedRecord[];
       await servers.ask("reset");
       const key = `raw/naive-${suite}/2026/11/25/11/bench-${NAIVE}`;
@@ -422,7 +426,7 @@ async function main(): Promise<void> {
 
     const sample = distinct.get("unsigned-1") as EncryptedRecord[];
     const sampleBytes = Buffer.concat(sample.flatMap((r) => [r.bytes, NEWLINE]));
-    for (const [name, split] of ONLY === "memory"
+    for (const [name, split] of ONLY === "memory" || CASE !== undefined
       ? []
       : ([
           // Both yield parsed records, so splitRecords' pieces are JSON.parse'd as the decryptor does.

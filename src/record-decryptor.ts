@@ -1,9 +1,9 @@
-import { gunzipSync } from "node:zlib";
 import { buildClient, CommitmentPolicy } from "@aws-crypto/client-node";
 import { keyringFor } from "./data-keys.ts";
 import { DasDecryptError, RecordError } from "./errors.ts";
 import { fastDecrypt } from "./esdk-fast-decrypt.ts";
 import { type DasRecord, type LineCounts, type LineOptions, recordLines } from "./format-lines.ts";
+import { inflatePayloads } from "./inflate-payloads.ts";
 
 /** Why one record goes to quarantine instead of the output (a {@link RecordError}, as plain data). */
 export interface RecordFailure {
@@ -29,9 +29,6 @@ export interface BatchResult {
   readonly events: number;
   readonly heartbeatsDropped: number;
 }
-
-/** Largest decompressed inner record: a small gzip that inflates to gigabytes must not take the function down. */
-export const MAX_INNER_RECORD_BYTES = 64 * 1024 * 1024;
 
 // DAS messages are non-committing, so decryption must allow them; this client never encrypts.
 // At most one encrypted data key is expected per message: refuse messages that claim many.
@@ -75,27 +72,38 @@ export async function decryptBatch(
     });
   }
 
-  const counts: LineCounts = { events: 0, heartbeatsDropped: 0 };
+  // Decrypt every record, inflate the payloads together, then parse and format each.
   const failures: (RecordFailure | null)[] = [];
-  let lines = "";
+  const payloads: (Buffer | undefined)[] = [];
   for (const outer of outers) {
-    if (!isOuter(outer)) {
-      failures.push(outer);
-      continue;
+    let payload: Buffer | undefined;
+    if (!isOuter(outer)) failures.push(outer);
+    else {
+      const material = known.get(outer.key);
+      if (material === undefined) failures.push(refused.get(outer.key) as RecordFailure);
+      else {
+        try {
+          const compressed = decryptMessage(outer.message, material);
+          payload = compressed instanceof Promise ? await compressed : compressed;
+          failures.push(null);
+        } catch (error) {
+          failures.push(recordFailureOf(error));
+        }
+      }
     }
-    const material = known.get(outer.key);
-    if (material === undefined) {
-      failures.push(refused.get(outer.key) as RecordFailure);
-      continue;
-    }
+    payloads.push(payload);
+  }
+  const texts = inflatePayloads(payloads);
+  const counts: LineCounts = { events: 0, heartbeatsDropped: 0 };
+  let lines = "";
+  for (let i = 0; i < texts.length; i += 1) {
+    const text = texts[i];
+    if (text === undefined) continue;
     try {
-      let compressed = decryptMessage(outer.message, material);
-      if (compressed instanceof Promise) compressed = await compressed;
-      const text = inflate(compressed);
+      if (typeof text !== "string") throw text;
       lines += recordLines(text, parseInner(text), options, counts);
-      failures.push(null);
     } catch (error) {
-      failures.push(recordFailureOf(error));
+      failures[i] = recordFailureOf(error);
     }
   }
   return { lines: ENCODER.encode(lines), failures, ...counts };
@@ -135,18 +143,6 @@ async function sdkDecrypt(message: Buffer, material: Uint8Array): Promise<Buffer
       "the Encryption SDK could not decrypt databaseActivityEvents (tampered, truncated or under another key)",
       { cause: error },
     );
-  }
-}
-
-function inflate(compressed: Buffer): string {
-  try {
-    return gunzipSync(compressed, { maxOutputLength: MAX_INNER_RECORD_BYTES }).toString("utf8");
-  } catch (error) {
-    if ((error as { code?: unknown }).code === "ERR_BUFFER_TOO_LARGE") {
-      const message = `the decrypted record inflates past ${MAX_INNER_RECORD_BYTES} bytes`;
-      throw new RecordError("inner-too-large", message, { cause: error });
-    }
-    throw new RecordError("gunzip-failed", "the decrypted payload is not gzip data", { cause: error });
   }
 }
 

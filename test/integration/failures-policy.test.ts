@@ -9,7 +9,7 @@ import {
   expectedEventLines,
 } from "../../src/local/fixtures.ts";
 import { type LocalStack, s3Notification, startLocalStack } from "../../src/local/stack.ts";
-import { MAX_INNER_RECORD_BYTES } from "../../src/record-decryptor.ts";
+import { MAX_INNER_RECORD_BYTES } from "../../src/inflate-payloads.ts";
 import { createSealer, tamperedMessage, withFields } from "../support/bad-records.ts";
 import { listKeys, putObject, readLines } from "../support/harness.ts";
 import { LeakWatch } from "../support/leak-watch.ts";
