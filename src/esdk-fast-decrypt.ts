@@ -1,5 +1,6 @@
 import { createDecipheriv, createPublicKey, createVerify, hash } from "node:crypto";
 import { DAS_KEY_NAME, DAS_KEY_NAMESPACE } from "./data-keys.ts";
+import { unwrapperFor } from "./gcm-unwrap.ts";
 
 /**
  * A direct reader of the one Encryption SDK message shape DAS produces: format version 1, suite
@@ -83,13 +84,13 @@ function decryptOrUndefined(m: Buffer, wrappingKey: Uint8Array): Buffer | undefi
     return undefined;
   }
   // The raw AES keyring authenticates the serialized encryption context (without its length).
-  const dataKey = gcmOpen(
-    wrappingKey,
+  const dataKey = unwrapperFor(wrappingKey).open(
     info.subarray(nameLength + 8),
     contextBytes,
     edk.subarray(0, 32),
     edk.subarray(32),
   );
+  if (dataKey === undefined) return undefined;
 
   // Content type (framed), reserved, IV length, frame length.
   if (m[at] !== 0x02 || m.readUInt32BE(at + 1) !== 0 || m[at + 5] !== IV) return undefined;
@@ -163,28 +164,51 @@ function gcmOpen(key: Uint8Array, iv: Buffer, aad: Buffer, ciphertext: Buffer, t
  * HKDF (RFC 5869) with an empty salt, for a 32-byte output: one extract and one expand block
  * (SHA-256 and SHA-384 blocks are both ≥ 32 bytes). Each HMAC is written out as two one-shot
  * hashes over scratch buffers (RFC 2104): no HMAC or key objects per call, which on this hot path
- * cost more than the hashing itself.
+ * cost more than the hashing itself. Digests come back as binary (latin1) strings, one char a byte,
+ * written into the scratch buffers: cheaper than a new buffer per digest.
+ * The returned key is scratch too: valid until the next call.
  */
 function hkdf32(name: string, ikm: Buffer, info: Buffer): Buffer {
   const scratch = HMAC_SCRATCH[name] as HmacScratch;
-  const prk = hmac(name, scratch, ZERO_KEY, ikm);
-  return hmac(name, scratch, prk, info, 1).subarray(0, 32);
+  const prk = hmac(name, scratch, ZERO_KEY, ikm, undefined, scratch.prk);
+  return hmac(name, scratch, prk, info, 1, scratch.okm).subarray(0, 32);
 }
 
 interface HmacScratch {
   readonly block: number;
   readonly inner: Buffer;
   readonly outer: Buffer;
+  readonly prk: Buffer;
+  readonly okm: Buffer;
 }
 const HMAC_SCRATCH: Record<string, HmacScratch> = {
-  sha256: { block: 64, inner: Buffer.alloc(64 + 64), outer: Buffer.alloc(64 + 32) },
-  sha384: { block: 128, inner: Buffer.alloc(128 + 64), outer: Buffer.alloc(128 + 48) },
+  sha256: {
+    block: 64,
+    inner: Buffer.alloc(64 + 64),
+    outer: Buffer.alloc(64 + 32),
+    prk: Buffer.alloc(32),
+    okm: Buffer.alloc(32),
+  },
+  sha384: {
+    block: 128,
+    inner: Buffer.alloc(128 + 64),
+    outer: Buffer.alloc(128 + 48),
+    prk: Buffer.alloc(48),
+    okm: Buffer.alloc(48),
+  },
 };
 /** An empty salt is a key of zero bytes (RFC 5869 §2.2), padded to the block like any short key. */
 const ZERO_KEY = Buffer.alloc(0);
 
-/** HMAC(key, message [+ one trailing byte]) for keys and messages up to 64 bytes, in the scratch buffers. */
-function hmac(name: string, scratch: HmacScratch, key: Buffer, message: Buffer, trailing?: number): Buffer {
+/** HMAC(key, message [+ one trailing byte]) into `into`, for keys and messages up to 64 bytes, in the scratch buffers. */
+function hmac(
+  name: string,
+  scratch: HmacScratch,
+  key: Buffer,
+  message: Buffer,
+  trailing: number | undefined,
+  into: Buffer,
+): Buffer {
   const { block, inner, outer } = scratch;
   for (let i = 0; i < block; i += 1) {
     const k = i < key.length ? (key[i] as number) : 0;
@@ -194,8 +218,9 @@ function hmac(name: string, scratch: HmacScratch, key: Buffer, message: Buffer, 
   message.copy(inner, block);
   let end = block + message.length;
   if (trailing !== undefined) inner[end++] = trailing;
-  hash(name, inner.subarray(0, end), "buffer").copy(outer, block);
-  return hash(name, outer, "buffer");
+  outer.write(hash(name, inner.subarray(0, end), "binary"), block, "latin1");
+  into.write(hash(name, outer, "binary"), 0, "latin1");
+  return into;
 }
 
 /** DER SubjectPublicKeyInfo prefix of a P-384 key with a 49-byte compressed point. */

@@ -2,6 +2,7 @@ import { gzipSync } from "node:zlib";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "vitest";
 import { ResourceIdMismatchError, TooManyBadRecordsError } from "../../src/errors.ts";
 import { createHandler } from "../../src/handler.ts";
+import { MAX_INNER_RECORD_BYTES } from "../../src/inflate-payloads.ts";
 import {
   buildFirehoseObject,
   type EncryptedRecord,
@@ -9,7 +10,6 @@ import {
   expectedEventLines,
 } from "../../src/local/fixtures.ts";
 import { type LocalStack, s3Notification, startLocalStack } from "../../src/local/stack.ts";
-import { MAX_INNER_RECORD_BYTES } from "../../src/inflate-payloads.ts";
 import { createSealer, tamperedMessage, withFields } from "../support/bad-records.ts";
 import { listKeys, putObject, readLines } from "../support/harness.ts";
 import { LeakWatch } from "../support/leak-watch.ts";
