@@ -10,7 +10,8 @@ const GROUP_BYTES = 4 * 1024 * 1024;
 const MIN_MEMBER = 20;
 
 /**
- * The text of each gzip payload, or the {@link RecordError} that payload alone gives, in order.
+ * The inflated payloads of a batch: each payload's text (decoded when asked for, so a batch's
+ * texts are never all held as strings at once), or the {@link RecordError} that payload alone gives.
  *
  * Same result as one `gunzipSync` per payload, at a fraction of the cost: setting up an inflater
  * costs more than inflating one small record. Consecutive payloads are inflated together, as one
@@ -22,61 +23,84 @@ const MIN_MEMBER = 20;
  * inflate would end. Otherwise, the group's payloads are inflated one by one, which gives each
  * its own verdict.
  */
-export function inflatePayloads(
-  payloads: readonly (Buffer | undefined)[],
-): (string | RecordError | undefined)[] {
-  const texts: (string | RecordError | undefined)[] = payloads.map(() => undefined);
-  let start = 0;
-  while (start < payloads.length) {
-    if (payloads[start] === undefined) {
-      start += 1; // the record failed before: no text
-      continue;
+export class InflatedPayloads {
+  /** Per payload: the inflated bytes it is cut from (its group's or its own), its error, or nothing. */
+  readonly #outputs: (Buffer | RecordError | undefined)[];
+  readonly #starts: number[];
+  readonly #ends: number[];
+  constructor(payloads: readonly (Buffer | undefined)[]) {
+    this.#outputs = payloads.map(() => undefined);
+    this.#starts = payloads.map(() => 0);
+    this.#ends = payloads.map(() => 0);
+    let start = 0;
+    while (start < payloads.length) {
+      if (payloads[start] === undefined) {
+        start += 1; // the record failed before: no text
+        continue;
+      }
+      let end = start;
+      let declared = 0;
+      for (let payload = payloads[end]; payload !== undefined; payload = payloads[end]) {
+        const size =
+          payload.length >= MIN_MEMBER ? payload.readUInt32LE(payload.length - 4) : GROUP_BYTES + 1;
+        if (end > start && declared + size > GROUP_BYTES) break;
+        declared += size;
+        end += 1;
+      }
+      if (
+        end - start === 1 ||
+        declared > GROUP_BYTES ||
+        !this.#inflateGroup(payloads, start, end, declared)
+      ) {
+        for (let i = start; i < end; i += 1) this.#inflateOne(i, payloads[i] as Buffer);
+      }
+      start = end;
     }
-    let end = start;
-    let declared = 0;
-    for (let payload = payloads[end]; payload !== undefined; payload = payloads[end]) {
-      const size = payload.length >= MIN_MEMBER ? payload.readUInt32LE(payload.length - 4) : GROUP_BYTES + 1;
-      if (end > start && declared + size > GROUP_BYTES) break;
-      declared += size;
-      end += 1;
-    }
-    if (end - start === 1 || declared > GROUP_BYTES || !inflateGroup(payloads, start, end, declared, texts)) {
-      for (let i = start; i < end; i += 1) texts[i] = inflateOne(payloads[i] as Buffer);
-    }
-    start = end;
   }
-  return texts;
+
+  /** Payload `i`'s text, or why it could not be inflated; `undefined` where there was no payload. */
+  text(i: number): string | RecordError | undefined {
+    const output = this.#outputs[i];
+    if (output === undefined || output instanceof RecordError) return output;
+    return output.toString("utf8", this.#starts[i], this.#ends[i]);
+  }
+
+  #inflateGroup(
+    payloads: readonly (Buffer | undefined)[],
+    start: number,
+    end: number,
+    declared: number,
+  ): boolean {
+    let out: Buffer;
+    try {
+      out = gunzipSync(Buffer.concat(payloads.slice(start, end) as Buffer[]), {
+        maxOutputLength: declared || 1,
+      });
+    } catch {
+      return false;
+    }
+    if (out.length !== declared) return false;
+    let at = 0;
+    for (let i = start; i < end; i += 1) {
+      const payload = payloads[i] as Buffer;
+      this.#outputs[i] = out;
+      this.#starts[i] = at;
+      at += payload.readUInt32LE(payload.length - 4);
+      this.#ends[i] = at;
+    }
+    return true;
+  }
+
+  #inflateOne(i: number, compressed: Buffer): void {
+    const out = inflateOne(compressed);
+    this.#outputs[i] = out;
+    if (out instanceof Buffer) this.#ends[i] = out.length;
+  }
 }
 
-function inflateGroup(
-  payloads: readonly (Buffer | undefined)[],
-  start: number,
-  end: number,
-  declared: number,
-  texts: (string | RecordError | undefined)[],
-): boolean {
-  let out: Buffer;
+function inflateOne(compressed: Buffer): Buffer | RecordError {
   try {
-    out = gunzipSync(Buffer.concat(payloads.slice(start, end) as Buffer[]), {
-      maxOutputLength: declared || 1,
-    });
-  } catch {
-    return false;
-  }
-  if (out.length !== declared) return false;
-  let at = 0;
-  for (let i = start; i < end; i += 1) {
-    const payload = payloads[i] as Buffer;
-    const size = payload.readUInt32LE(payload.length - 4);
-    texts[i] = out.toString("utf8", at, at + size);
-    at += size;
-  }
-  return true;
-}
-
-function inflateOne(compressed: Buffer): string | RecordError {
-  try {
-    return gunzipSync(compressed, { maxOutputLength: MAX_INNER_RECORD_BYTES }).toString("utf8");
+    return gunzipSync(compressed, { maxOutputLength: MAX_INNER_RECORD_BYTES });
   } catch (error) {
     if ((error as { code?: unknown }).code === "ERR_BUFFER_TOO_LARGE") {
       const message = `the decrypted record inflates past ${MAX_INNER_RECORD_BYTES} bytes`;

@@ -3,7 +3,7 @@ import { keyringFor } from "./data-keys.ts";
 import { DasDecryptError, RecordError } from "./errors.ts";
 import { fastDecrypt } from "./esdk-fast-decrypt.ts";
 import { type DasRecord, type LineCounts, type LineOptions, recordLines } from "./format-lines.ts";
-import { inflatePayloads } from "./inflate-payloads.ts";
+import { InflatedPayloads } from "./inflate-payloads.ts";
 
 /** Why one record goes to quarantine instead of the output (a {@link RecordError}, as plain data). */
 export interface RecordFailure {
@@ -93,11 +93,12 @@ export async function decryptBatch(
     }
     payloads.push(payload);
   }
-  const texts = inflatePayloads(payloads);
+  const inflated = new InflatedPayloads(payloads);
   const counts: LineCounts = { events: 0, heartbeatsDropped: 0 };
+  // Each record's text is decoded only when its turn comes, so a batch's texts are never all held.
   let lines = "";
-  for (let i = 0; i < texts.length; i += 1) {
-    const text = texts[i];
+  for (let i = 0; i < payloads.length; i += 1) {
+    const text = inflated.text(i);
     if (text === undefined) continue;
     try {
       if (typeof text !== "string") throw text;

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { describe, expect, test } from "vitest";
 import { RecordError } from "../../src/errors.ts";
-import { inflatePayloads, MAX_INNER_RECORD_BYTES } from "../../src/inflate-payloads.ts";
+import { InflatedPayloads, MAX_INNER_RECORD_BYTES } from "../../src/inflate-payloads.ts";
 
 /** One `gunzipSync` per payload, as a record alone would be inflated: the reference. */
 function oneByOne(payloads: readonly (Buffer | undefined)[]) {
@@ -16,6 +16,12 @@ function oneByOne(payloads: readonly (Buffer | undefined)[]) {
         : "gunzip-failed";
     }
   });
+}
+
+/** Each payload's text or error reason, from one {@link InflatedPayloads}. */
+function inflatePayloads(payloads: readonly (Buffer | undefined)[]) {
+  const inflated = new InflatedPayloads(payloads);
+  return payloads.map((_, i) => inflated.text(i));
 }
 
 function verdicts(texts: ReturnType<typeof inflatePayloads>) {
@@ -54,7 +60,7 @@ const ODD: Record<string, Buffer | undefined> = {
   "past the record limit": gzipSync(Buffer.alloc(MAX_INNER_RECORD_BYTES + 1, 0x20)),
 };
 
-describe("inflatePayloads gives what one gunzip per payload gives", () => {
+describe("InflatedPayloads gives what one gunzip per payload gives", () => {
   test("good payloads of any size, inflated together", () => {
     const payloads = Array.from({ length: 300 }, (_, i) =>
       gz(i % 7 === 0 ? randomBytes(20_000 + i).toString("base64") : json(i)),
