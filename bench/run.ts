@@ -217,7 +217,7 @@ function floor(records: Fixture[], suite: SuiteName, count: number) {
   const { publicKey, privateKey } = generateKeyPairSync("ec", { namedCurve: "secp384r1" });
   const prepared = records.map((record) => {
     const outer = JSON.parse(record.bytes.toString()) as { databaseActivityEvents: string };
-    const payload = gzipSync(record.innerText);
+    const payload = gzipSync(record.innerJson);
     const iv = randomBytes(12);
     const cipher = createCipheriv("aes-256-gcm", key, iv);
     const ciphertext = Buffer.concat([cipher.update(payload), cipher.final()]);
@@ -298,7 +298,7 @@ async function runNaive(s3: S3Client, kms: KMSClient, key: string) {
  */
 interface Fixture {
   readonly bytes: Buffer;
-  readonly innerText: string;
+  readonly innerJson: string;
 }
 
 async function distinctRecords(
@@ -317,7 +317,7 @@ async function distinctRecords(
     suite,
     rotateKeyEvery: ROTATE,
   })) {
-    records.push({ bytes: record.bytes, innerText: JSON.stringify(record.inner) });
+    records.push({ bytes: record.bytes, innerJson: JSON.stringify(record.inner) });
   }
   return records;
 }
