@@ -27,14 +27,15 @@ export class DataKeyUnwrapper {
 
   /** The 32-byte data key, or `undefined` when the tag does not verify (wrong key, tampered bytes). */
   open(iv: Buffer, aad: Buffer, ciphertext: Buffer, tag: Buffer): Buffer | undefined {
-    if (iv.length !== 12 || ciphertext.length !== 32 || tag.length !== 16) return undefined;
+    if (iv.length !== 12 || ciphertext.length !== 32 || tag.length !== 16 || aad.length >= 2 ** 29) {
+      return undefined;
+    }
     const counters = this.#counters;
     for (let block = 0; block < 3; block += 1) {
       iv.copy(counters, block * 16);
       counters.writeUInt32BE(block + 1, block * 16 + 12);
     }
-    const masks = this.#ecb.update(counters); // E(K, J0), E(K, J0 + 1), E(K, J0 + 2)
-    if (masks.length !== 48) return undefined;
+    const masks = this.#ecb.update(counters); // E(K, J0), E(K, J0 + 1), E(K, J0 + 2): a new buffer
 
     const y = STATE;
     y.fill(0);
@@ -140,13 +141,19 @@ export class DataKeyUnwrapper {
 const STATE = new Uint32Array(4);
 const LAST_BLOCK = Buffer.alloc(16);
 
-const unwrappers = new WeakMap<Uint8Array, DataKeyUnwrapper>();
+/**
+ * Unwrappers of the wrapping keys met last. Each holds 64 KiB of tables and an AES context, so
+ * only a few are kept: records come in runs that share a KMS data key, and a batch needs a few.
+ */
+const unwrappers = new Map<Uint8Array, DataKeyUnwrapper>();
+const KEPT_UNWRAPPERS = 8;
 
-/** The unwrapper of a wrapping key, kept as long as the key's bytes are. */
+/** The unwrapper of a wrapping key (its bytes, as the data key cache holds them). */
 export function unwrapperFor(wrappingKey: Uint8Array): DataKeyUnwrapper {
   let unwrapper = unwrappers.get(wrappingKey);
   if (unwrapper === undefined) {
     unwrapper = new DataKeyUnwrapper(wrappingKey);
+    if (unwrappers.size >= KEPT_UNWRAPPERS) unwrappers.delete(unwrappers.keys().next().value as Uint8Array);
     unwrappers.set(wrappingKey, unwrapper);
   }
   return unwrapper;

@@ -68,19 +68,21 @@ export async function decryptBatch(
     asked.forEach((key, i) => {
       const answer = answers[i];
       if (answer instanceof Uint8Array) known.set(key, answer);
-      else refused.set(key, answer ?? { reason: "kms-bad-data-key", message: "no answer for the data key" });
+      else refused.set(key, answer ?? NO_KEY);
     });
   }
 
-  // Decrypt every record, inflate the payloads together, then parse and format each.
+  // Decrypt every record, inflate the payloads together, then parse and format each. The keys are
+  // taken now: `known` may be cleared while the batch waits on the SDK (the object's run closed).
+  const materials = outers.map((outer) => (isOuter(outer) ? known.get(outer.key) : undefined));
   const failures: (RecordFailure | null)[] = [];
   const payloads: (Buffer | undefined)[] = [];
-  for (const outer of outers) {
+  for (const [i, outer] of outers.entries()) {
     let payload: Buffer | undefined;
     if (!isOuter(outer)) failures.push(outer);
     else {
-      const material = known.get(outer.key);
-      if (material === undefined) failures.push(refused.get(outer.key) as RecordFailure);
+      const material = materials[i];
+      if (material === undefined) failures.push(refused.get(outer.key) ?? NO_KEY);
       else {
         try {
           const compressed = decryptMessage(outer.message, material);
@@ -109,6 +111,8 @@ export async function decryptBatch(
   }
   return { lines: ENCODER.encode(lines), failures, ...counts };
 }
+
+const NO_KEY: RecordFailure = { reason: "kms-bad-data-key", message: "no answer for the data key" };
 
 // `encode` returns a fresh buffer of its own, so it can be transferred between threads.
 const ENCODER = new TextEncoder();

@@ -68,9 +68,17 @@ describe("DataKeyUnwrapper agrees with Node's AES-256-GCM", () => {
     expect(unwrapper.open(iv, Buffer.alloc(0), ciphertext, tag)).toHaveLength(32);
   });
 
-  test("one unwrapper per wrapping key's bytes", () => {
+  test("one unwrapper per wrapping key's bytes, for the last 8 keys met", () => {
     const bytes = new Uint8Array(randomBytes(32));
-    expect(unwrapperFor(bytes)).toBe(unwrapperFor(bytes));
-    expect(unwrapperFor(new Uint8Array(bytes))).not.toBe(unwrapperFor(bytes));
+    const first = unwrapperFor(bytes);
+    expect(unwrapperFor(bytes)).toBe(first);
+    expect(unwrapperFor(new Uint8Array(bytes))).not.toBe(first);
+    for (let i = 0; i < 8; i += 1) unwrapperFor(new Uint8Array(randomBytes(32)));
+    const again = unwrapperFor(bytes);
+    expect(again).not.toBe(first); // dropped after 8 others, made again: it still opens the same keys
+    const iv = randomBytes(12);
+    const dataKey = randomBytes(32);
+    const { ciphertext, tag } = seal(Buffer.from(bytes), iv, Buffer.alloc(0), dataKey);
+    expect(again.open(iv, Buffer.alloc(0), ciphertext, tag)).toEqual(dataKey);
   });
 });

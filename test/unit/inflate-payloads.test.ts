@@ -90,6 +90,28 @@ describe("InflatedPayloads gives what one gunzip per payload gives", () => {
     });
   }
 
+  test("a payload padded with 1 to 3 zero bytes does not pass its text on to the next one", () => {
+    // Zero padding shifts the declared size; the sizes below make the declared sum match the output.
+    for (const zeros of [1, 2, 3]) {
+      const padded = Buffer.concat([gz("a".repeat(256)), Buffer.alloc(zeros)]);
+      const declared = padded.readUInt32LE(padded.length - 4);
+      const next = gz("b".repeat(256 - declared));
+      const payloads = [padded, next];
+      expect(verdicts(inflatePayloads(payloads))).toEqual(oneByOne(payloads));
+    }
+  });
+
+  test("a member cut across two payloads is not stitched back together", () => {
+    const first = gz(json(1));
+    const second = Buffer.from(gz(json(2)));
+    // The second member's MTIME (ignored by gunzip) set so that the first payload declares the first text's size.
+    second.writeUInt32LE(Buffer.byteLength(json(1)), 4);
+    for (const cut of [8, 10, 14]) {
+      const payloads = [Buffer.concat([first, second.subarray(0, cut)]), second.subarray(cut), gz(json(3))];
+      expect(verdicts(inflatePayloads(payloads))).toEqual(oneByOne(payloads));
+    }
+  });
+
   test("every odd payload together, between good ones", () => {
     const payloads = Object.values(ODD).flatMap((odd, i) => [gz(json(i)), odd, gz(json(-i))]);
     expect(verdicts(inflatePayloads(payloads))).toEqual(oneByOne(payloads));
