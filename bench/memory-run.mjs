@@ -1,10 +1,13 @@
 /**
  * Runs the handler once on one object, alone in this process, and prints its memory as JSON: the
- * peak RSS sampled during the run, the process's lifetime maximum, and the RSS before the run.
+ * peak RSS sampled during the run, the high-water mark of this process's RSS (`VmHWM`, which also
+ * catches what falls between samples), and the RSS before the run. Not `getrusage`'s maximum: on
+ * Linux it carries over the RSS of the process this one was forked from (the benchmark).
  * The handler is the Lambda bundle (argv[3], built by the benchmark as `serverless package` builds
  * it), loaded by plain Node the way Lambda loads it, so its code and its workers weigh what they
  * weigh there. The benchmark's memory cases use it so fixtures held by the benchmark never count.
  */
+import { readFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 
 const [key = "", bundle = ""] = process.argv.slice(2);
@@ -35,6 +38,16 @@ process.stdout.write(
     bytesIn: summary.bytesIn,
     rssBeforeMB: Math.round(before / 1048576),
     peakRssMB: Math.round(Math.max(peak, process.memoryUsage.rss()) / 1048576),
-    maxRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
+    rssHighWaterMB: highWaterMB(),
   })}\n`,
 );
+
+/** `VmHWM` of /proc/self/status in MB (Linux), else `null`. */
+function highWaterMB() {
+  try {
+    const kB = /VmHWM:\s+(\d+) kB/.exec(readFileSync("/proc/self/status", "utf8"))?.[1];
+    return kB === undefined ? null : Math.round(Number(kB) / 1024);
+  } catch {
+    return null;
+  }
+}

@@ -490,7 +490,7 @@ async function main(): Promise<void> {
             records: number;
             rssBeforeMB: number;
             peakRssMB: number;
-            maxRssMB: number;
+            rssHighWaterMB: number;
           };
           const after = await servers.ask("calls");
           print({
@@ -502,7 +502,7 @@ async function main(): Promise<void> {
             recordsPerSec: Math.round(count / (run.wallMs / 1000)),
             rssBeforeMB: run.rssBeforeMB,
             peakRssMB: run.peakRssMB,
-            maxRssMB: run.maxRssMB,
+            rssHighWaterMB: run.rssHighWaterMB,
             kmsCalls: (after.Decrypt ?? 0) - (before.Decrypt ?? 0),
           });
         }
