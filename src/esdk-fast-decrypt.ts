@@ -181,21 +181,18 @@ interface HmacScratch {
   readonly prk: Buffer;
   readonly okm: Buffer;
 }
+function hmacScratch(block: number, digest: number): HmacScratch {
+  return {
+    block,
+    inner: Buffer.alloc(block + 64),
+    outer: Buffer.alloc(block + digest),
+    prk: Buffer.alloc(digest),
+    okm: Buffer.alloc(digest),
+  };
+}
 const HMAC_SCRATCH: Record<string, HmacScratch> = {
-  sha256: {
-    block: 64,
-    inner: Buffer.alloc(64 + 64),
-    outer: Buffer.alloc(64 + 32),
-    prk: Buffer.alloc(32),
-    okm: Buffer.alloc(32),
-  },
-  sha384: {
-    block: 128,
-    inner: Buffer.alloc(128 + 64),
-    outer: Buffer.alloc(128 + 48),
-    prk: Buffer.alloc(48),
-    okm: Buffer.alloc(48),
-  },
+  sha256: hmacScratch(64, 32),
+  sha384: hmacScratch(128, 48),
 };
 /** An empty salt is a key of zero bytes (RFC 5869 §2.2), padded to the block like any short key. */
 const ZERO_KEY = Buffer.alloc(0);

@@ -101,22 +101,18 @@ export class InflatedPayloads {
       const size = payload.readUInt32LE(payload.length - 4);
       if (payload[0] !== 0x1f || payload[1] !== 0x8b) return false;
       if (CRC32(out.subarray(at, at + size)) !== payload.readUInt32LE(payload.length - 8)) return false;
-      at += size;
-    }
-    at = 0;
-    for (let i = start; i < end; i += 1) {
-      const payload = payloads[i] as Buffer;
-      this.#outputs[i] = out;
       this.#starts[i] = at;
-      at += payload.readUInt32LE(payload.length - 4);
+      at += size;
       this.#ends[i] = at;
     }
+    this.#outputs.fill(out, start, end);
     return true;
   }
 
   #inflateOne(i: number, compressed: Buffer): void {
     const out = inflateOne(compressed);
     this.#outputs[i] = out;
+    this.#starts[i] = 0; // a group that failed its checks may have set it
     if (out instanceof Buffer) this.#ends[i] = out.length;
   }
 }

@@ -102,8 +102,11 @@ export async function decryptBatch(
   for (let i = 0; i < payloads.length; i += 1) {
     const text = inflated.text(i);
     if (text === undefined) continue;
+    if (typeof text !== "string") {
+      failures[i] = recordFailureOf(text);
+      continue;
+    }
     try {
-      if (typeof text !== "string") throw text;
       lines += recordLines(text, parseInner(text), options, counts);
     } catch (error) {
       failures[i] = recordFailureOf(error);
