@@ -70,9 +70,22 @@ export class InflatedPayloads {
 
   /** Payload `i`'s text, or why it could not be inflated; `undefined` where there was no payload. */
   text(i: number): string | RecordError | undefined {
+    const output = this.bytes(i);
+    return output === undefined || output instanceof RecordError ? output : output.toString("utf8");
+  }
+
+  /** Payload `i` inflated (a view, not a copy), or why it could not be; `undefined` where there was no payload. */
+  bytes(i: number): Buffer | RecordError | undefined {
     const output = this.#outputs[i];
     if (output === undefined || output instanceof RecordError) return output;
-    return output.toString("utf8", this.#starts[i], this.#ends[i]);
+    return output.subarray(this.#starts[i], this.#ends[i]);
+  }
+
+  /** Bytes inflated in all. */
+  get size(): number {
+    let size = 0;
+    for (let i = 0; i < this.#outputs.length; i += 1) size += (this.#ends[i] ?? 0) - (this.#starts[i] ?? 0);
+    return size;
   }
 
   #inflateGroup(
@@ -113,7 +126,7 @@ export class InflatedPayloads {
     const out = inflateOne(compressed);
     this.#outputs[i] = out;
     this.#starts[i] = 0; // a group that failed its checks may have set it
-    if (out instanceof Buffer) this.#ends[i] = out.length;
+    this.#ends[i] = out instanceof Buffer ? out.length : 0;
   }
 }
 

@@ -97,7 +97,10 @@ export function eventTimeOf(event: Readonly<Record<string, unknown>>): string | 
  * in whatever case). `undefined` when the event names none (heartbeats) or an unknown one.
  */
 export function engineOf(event: Readonly<Record<string, unknown>>): EngineName | undefined {
-  const serverType = event.serverType;
+  return engineFor(event.serverType);
+}
+
+function engineFor(serverType: unknown): EngineName | undefined {
   if (typeof serverType !== "string") return undefined;
   // One stream is one engine: the name is worked out once, not for every event.
   if (serverType !== lastEngine.serverType) lastEngine = { serverType, engine: engineNamed(serverType) };
@@ -137,10 +140,37 @@ export function normalizedFields(event: Readonly<Record<string, unknown>>): Norm
 
 /** `normalizedFields` as JSON members with their leading commas, ready to append inside an object. */
 export function normalizedMembers(event: Readonly<Record<string, unknown>>): string {
-  const fields = normalizedFields(event);
+  return normalizedMembersOf({
+    logTime: event.logTime,
+    startTime: event.startTime,
+    serverType: event.serverType,
+    hasEventTime: Object.hasOwn(event, "eventTime"),
+    hasEngine: Object.hasOwn(event, "engine"),
+  });
+}
+
+/** The event fields the normalized members are derived from, for a reader that has no parsed event. */
+export interface NormalizationInput {
+  readonly logTime: unknown;
+  readonly startTime: unknown;
+  readonly serverType: unknown;
+  /** The event has a member named `eventTime` (of any value). */
+  readonly hasEventTime: boolean;
+  /** The event has a member named `engine` (of any value). */
+  readonly hasEngine: boolean;
+}
+
+/** {@link normalizedMembers} from the fields it depends on. */
+export function normalizedMembersOf(input: NormalizationInput): string {
   let members = "";
-  if (fields.eventTime !== undefined) members += `,"eventTime":"${fields.eventTime}"`;
-  if (fields.engine !== undefined) members += `,"engine":"${fields.engine}"`;
+  if (!input.hasEventTime) {
+    const eventTime = toUtcIsoTime(input.logTime) ?? toUtcIsoTime(input.startTime);
+    if (eventTime !== undefined) members += `,"eventTime":"${eventTime}"`;
+  }
+  if (!input.hasEngine) {
+    const engine = engineFor(input.serverType);
+    if (engine !== undefined) members += `,"engine":"${engine}"`;
+  }
   return members;
 }
 

@@ -4,6 +4,8 @@ import { DasDecryptError, RecordError } from "./errors.ts";
 import { fastDecrypt } from "./esdk-fast-decrypt.ts";
 import { type DasRecord, type LineCounts, type LineOptions, recordLines } from "./format-lines.ts";
 import { InflatedPayloads } from "./inflate-payloads.ts";
+import { LineBuffer } from "./line-buffer.ts";
+import { sliceRecordLines } from "./slice-record-lines.ts";
 
 /** Why one record goes to quarantine instead of the output (a {@link RecordError}, as plain data). */
 export interface RecordFailure {
@@ -97,28 +99,28 @@ export async function decryptBatch(
   }
   const inflated = new InflatedPayloads(payloads);
   const counts: LineCounts = { events: 0, heartbeatsDropped: 0 };
-  // Each record's text is decoded only when its turn comes, so a batch's texts are never all held.
-  let lines = "";
+  // Lines are written as bytes, record by record: most records straight from their inflated bytes;
+  // the others are parsed and serialized, their text decoded only when their turn comes.
+  const lines = new LineBuffer(inflated.size + (inflated.size >>> 2));
   for (let i = 0; i < payloads.length; i += 1) {
-    const text = inflated.text(i);
-    if (text === undefined) continue;
-    if (typeof text !== "string") {
-      failures[i] = recordFailureOf(text);
+    const bytes = inflated.bytes(i);
+    if (bytes === undefined) continue;
+    if (!(bytes instanceof Buffer)) {
+      failures[i] = recordFailureOf(bytes);
       continue;
     }
+    if (sliceRecordLines(bytes, options, counts, lines)) continue;
     try {
-      lines += recordLines(text, parseInner(text), options, counts);
+      const text = bytes.toString("utf8");
+      lines.text(recordLines(text, parseInner(text), options, counts));
     } catch (error) {
       failures[i] = recordFailureOf(error);
     }
   }
-  return { lines: ENCODER.encode(lines), failures, ...counts };
+  return { lines: lines.take(), failures, ...counts };
 }
 
 const NO_KEY: RecordFailure = { reason: "kms-bad-data-key", message: "no answer for the data key" };
-
-// `encode` returns a fresh buffer of its own, so it can be transferred between threads.
-const ENCODER = new TextEncoder();
 
 /**
  * A record's own fault as plain data (it crosses threads and goes to quarantine).
@@ -191,7 +193,12 @@ export function decodeBase64(text: string, field: string): Buffer {
   return decoded;
 }
 
-function parseInner(text: string): DasRecord {
+/**
+ * The decrypted inner record, parsed and checked: an object with a `databaseActivityEventList`
+ * array of objects.
+ * @throws RecordError (`not-das-record`) otherwise.
+ */
+export function parseInner(text: string): DasRecord {
   let inner: unknown;
   try {
     inner = JSON.parse(text);
