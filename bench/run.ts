@@ -11,6 +11,9 @@
  *   --only memory   run the memory cases only
  *   --case S-E      run only the throughput case of suite S (unsigned|signed) with E events a record
  *   --heap-mb N     V8 old-space cap of the process the memory cases run in (as NODE_OPTIONS would set it)
+ * Environment: BENCH_PROFILE=<prefix> writes a CPU profile of each handler run; BENCH_CHILD_FLAGS
+ * adds Node flags to the memory cases' processes (e.g. `--trace-gc`), and BENCH_CHILD_LOG=<file>
+ * keeps what those processes print.
  */
 import { type ChildProcessWithoutNullStreams, execFileSync, spawn } from "node:child_process";
 import {
@@ -470,7 +473,10 @@ async function main(): Promise<void> {
         // count. Once decrypting in its own thread (one vCPU), once with one worker per CPU.
         for (const workers of [0, availableParallelism()]) {
           const before = await servers.ask("calls");
-          const heap = HEAP_MB === undefined ? [] : [`--max-old-space-size=${HEAP_MB}`];
+          const heap = [
+            ...(HEAP_MB === undefined ? [] : [`--max-old-space-size=${HEAP_MB}`]),
+            ...(process.env.BENCH_CHILD_FLAGS ?? "").split(" ").filter(Boolean),
+          ];
           const child = spawn(process.execPath, [...heap, "bench/memory-run.mjs", key, bundle], {
             env: {
               ...process.env,
@@ -485,7 +491,9 @@ async function main(): Promise<void> {
           });
           const [code] = (await once(child, "exit")) as [number];
           if (code !== 0) throw new Error(`memory run exited ${code}`);
-          const run = JSON.parse(output) as {
+          if (process.env.BENCH_CHILD_LOG !== undefined)
+            (await import("node:fs")).appendFileSync(process.env.BENCH_CHILD_LOG, output);
+          const run = JSON.parse(output.trim().split("\n").at(-1) ?? "") as {
             wallMs: number;
             records: number;
             rssBeforeMB: number;
