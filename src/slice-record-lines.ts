@@ -40,6 +40,12 @@ export function sliceRecordLines(
   // Reads past the record's end see `undefined`, which matches no expected byte.
   const bytes = record.subarray(start, end);
   if (!isUtf8(bytes)) return false;
+  // Stamps restart between records, when no object is open; a record (at most 64 MiB) opens far
+  // fewer than 2^30 objects, so they stay below 2^31.
+  if (scan.stamp > STAMP_LIMIT) {
+    scan.keys.fill(0);
+    scan.stamp = 0;
+  }
   scan.events = 0;
   scan.list = false;
   scan.clusterAt = -1;
@@ -59,6 +65,7 @@ export function sliceRecordLines(
 const SLOT_BITS = 9;
 const SLOTS = 1 << SLOT_BITS;
 const MAX_KEYS = SLOTS / 2;
+const STAMP_LIMIT = 2 ** 30;
 /** Deepest nesting of objects and arrays inside an event. */
 const MAX_DEPTH = 32;
 
@@ -445,13 +452,9 @@ function keyEndIn(b: Buffer, i: number, table: number, stamp: number): number {
   return i;
 }
 
-/** A stamp no open object has: the keys of the object it is given are those noted with it. */
+/** A stamp no object read before has: the keys of the object it is given are those noted with it. */
 function nextStamp(table: number): number {
   scan.keyCount[table] = 0;
-  if (scan.stamp === 0x3fffffff) {
-    scan.keys.fill(0);
-    scan.stamp = 0;
-  }
   scan.stamp += 1;
   return scan.stamp;
 }
