@@ -193,12 +193,18 @@ describe("sliceRecordLines leaves to the parser what serializing would change or
     }
   });
 
-  test("nesting deeper than the limit, and an object with more keys than the limit", () => {
+  test("nesting deeper than the limit, repeated keys at the deepest level allowed, and an object with more keys than the limit", () => {
     const deep = `{"databaseActivityEventList":[{"a":${"[".repeat(40)}${"]".repeat(40)}}]}`;
+    const nested = (levels: number, innermost: string) =>
+      `{"databaseActivityEventList":[{"a":${'{"b":'.repeat(levels)}${innermost}${"}".repeat(levels)}}]}`;
     const wide = inner([Object.fromEntries(Array.from({ length: 300 }, (_, i) => [`k${i}`, i]))]);
     const fits = inner([Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`k${i}`, i]))]);
     for (const options of ALL_OPTIONS) {
       expect(bothWays(deep, options)).toBe(false);
+      expect(bothWays(nested(40, "1"), options)).toBe(false);
+      // The deepest objects allowed are still checked for repeated keys.
+      expect(bothWays(nested(28, '{"x":1,"y":2}'), options)).toBe(true);
+      expect(bothWays(nested(28, '{"x":1,"x":2}'), options)).toBe(false);
       expect(bothWays(wide, options)).toBe(false);
       expect(bothWays(fits, options)).toBe(true);
     }
