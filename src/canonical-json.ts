@@ -33,6 +33,7 @@ const SLOT_BITS = 9;
 const SLOTS = 1 << SLOT_BITS;
 /** Most keys in one object: half its table, so that finding a repeated key stays cheap. */
 const MAX_KEYS = SLOTS / 2;
+const MAX_PROBES = 16;
 /** Stamps restart past this (between texts): a 64 MiB text opens fewer than 2^25 objects. */
 const STAMP_LIMIT = 2 ** 30;
 
@@ -44,7 +45,7 @@ export const NULL = Buffer.from("null");
 export const lastRead = {
   /** The hash of the key {@link keyEnd} read last (see {@link keyHash}). */
   hash: 0,
-  /** Whether the string {@link valueEnd} read last holds an escape. */
+  /** Whether the string {@link valueEnd} read last holds an escape (read it right after). */
   escaped: false,
 };
 
@@ -108,7 +109,9 @@ export function keyEnd(b: Buffer, i: number, depth: number, objectStamp: number)
   const length = i - start;
   const base = depth * SLOTS;
   let slot = Math.imul(hash, 0x9e3779b1) >>> (32 - SLOT_BITS);
-  for (;;) {
+  for (let probe = 0; ; probe += 1) {
+    // Keys made to share a hash would make each lookup long: past a few probes, leave it to the parser.
+    if (probe === MAX_PROBES) return -1;
     const at = (base + slot) * 4;
     if (keys[at] !== objectStamp) {
       const count = keyCounts[depth] as number;

@@ -31,16 +31,24 @@ export class LineBuffer {
 
   /** Appends `text` as UTF-8. */
   text(text: string): void {
-    this.#reserve(text.length * 3);
+    // At most 3 bytes a UTF-16 unit; a long text is measured rather than given 3 times its room.
+    this.#reserve(text.length <= 4096 ? text.length * 3 : Buffer.byteLength(text, "utf8"));
     this.#length += this.#bytes.write(text, this.#length, "utf8");
   }
 
-  /** The bytes written, as a view of a buffer no one else holds. The buffer is not written again. */
+  /**
+   * The bytes written, as a view of a buffer no one else holds (copied to one of their size when
+   * more than half of it is unused). The buffer is not written again.
+   */
   take(): Uint8Array {
-    const taken = this.#bytes.subarray(0, this.#length);
+    const bytes = this.#bytes;
+    const length = this.#length;
     this.#bytes = EMPTY;
     this.#length = 0;
-    return taken;
+    if (length >= bytes.length / 2) return bytes.subarray(0, length);
+    const fitted = Buffer.allocUnsafeSlow(length);
+    fitted.set(bytes.subarray(0, length));
+    return fitted;
   }
 
   #reserve(more: number): void {

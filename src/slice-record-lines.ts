@@ -51,6 +51,7 @@ export function sliceRecordLines(
   const bytes = record.subarray(start, end);
   if (!isUtf8(bytes)) return false;
   restartKeys();
+  forgetLargeRecord();
   found.events = 0;
   found.list = false;
   found.clusterAt = -1;
@@ -67,6 +68,8 @@ export function sliceRecordLines(
 }
 
 const NEWLINE = 0x0a;
+/** Events a record's tables keep room for between records (they grow for a larger one). */
+const KEPT_EVENTS = 1024;
 /** Depths of the top object and of the events (in the list, in the top object). */
 const TOP = 0;
 const EVENT = 2;
@@ -104,9 +107,9 @@ const found = {
   instanceEnd: -1,
   /** Whether to work out each event's normalized members (the `events` format). */
   members: true,
-  starts: new Int32Array(64),
-  ends: new Int32Array(64),
-  heartbeats: new Uint8Array(64),
+  starts: new Int32Array(KEPT_EVENTS),
+  ends: new Int32Array(KEPT_EVENTS),
+  heartbeats: new Uint8Array(KEPT_EVENTS),
   normalized: [] as string[],
   /** The last `serverType` value's bytes and value: one stream, one engine. */
   serverType: Buffer.alloc(0),
@@ -189,15 +192,16 @@ function readEvent(b: Buffer, i: number): number {
     const at = keyStop + 2;
     i = valueEnd(b, at, EVENT);
     if (i < 0) return -1;
+    const escaped = lastRead.escaped;
     if (hash === TYPE_HASH && sameBytes(b, keyStart, keyStop, TYPE_KEY)) {
       event.type = at;
       event.typeEnd = i;
     } else if (hash === LOG_TIME_HASH && sameBytes(b, keyStart, keyStop, LOG_TIME_KEY)) {
-      if (found.members) event.logTime = stringAt(b, at, i);
+      if (found.members) event.logTime = stringAt(b, at, i, escaped);
     } else if (hash === START_TIME_HASH && sameBytes(b, keyStart, keyStop, START_TIME_KEY)) {
-      if (found.members) event.startTime = stringAt(b, at, i);
+      if (found.members) event.startTime = stringAt(b, at, i, escaped);
     } else if (hash === SERVER_TYPE_HASH && sameBytes(b, keyStart, keyStop, SERVER_TYPE_KEY)) {
-      if (found.members) event.serverType = serverTypeAt(b, at, i);
+      if (found.members) event.serverType = serverTypeAt(b, at, i, escaped);
     } else if (hash === EVENT_TIME_HASH && sameBytes(b, keyStart, keyStop, EVENT_TIME_KEY)) {
       event.hasEventTime = true;
     } else if (hash === ENGINE_HASH && sameBytes(b, keyStart, keyStop, ENGINE_KEY)) {
@@ -251,23 +255,29 @@ function writeEvents(b: Buffer, includeHeartbeats: boolean, counts: LineCounts, 
     out.byte(CLOSE_OBJECT);
     out.byte(NEWLINE);
   }
+}
+
+/** Drops what a record with very many events left (its event tables and members), before the next. */
+function forgetLargeRecord(): void {
   found.normalized.length = 0;
+  if (found.starts.length <= KEPT_EVENTS) return;
+  found.starts = new Int32Array(KEPT_EVENTS);
+  found.ends = new Int32Array(KEPT_EVENTS);
+  found.heartbeats = new Uint8Array(KEPT_EVENTS);
 }
 
 /** `serverType`'s value, as {@link stringAt}; the same bytes as the last event's give the same string. */
-function serverTypeAt(b: Buffer, start: number, end: number): unknown {
+function serverTypeAt(b: Buffer, start: number, end: number, escaped: boolean): unknown {
   if (sameBytes(b, start, end, found.serverType)) return found.serverTypeValue;
   found.serverType = Buffer.from(b.subarray(start, end));
-  found.serverTypeValue = stringAt(b, start, end);
+  found.serverTypeValue = stringAt(b, start, end, escaped);
   return found.serverTypeValue;
 }
 
-/** The value just read at `[start, end)` as a JS string when it is a string, else `null`. */
-function stringAt(b: Buffer, start: number, end: number): unknown {
+/** The value at `[start, end)` as a JS string when it is a string (`escaped`: it holds escapes), else `null`. */
+function stringAt(b: Buffer, start: number, end: number, escaped: boolean): unknown {
   if (b[start] !== QUOTE) return null;
-  return lastRead.escaped
-    ? JSON.parse(b.toString("utf8", start, end))
-    : b.toString("utf8", start + 1, end - 1);
+  return escaped ? JSON.parse(b.toString("utf8", start, end)) : b.toString("utf8", start + 1, end - 1);
 }
 
 function isSpace(c: number): boolean {

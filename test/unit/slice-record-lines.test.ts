@@ -211,6 +211,30 @@ describe("sliceRecordLines leaves to the parser what serializing would change or
   });
 });
 
+describe("sliceRecordLines on records that are costly to read", () => {
+  // "Aa" and "BB" hash alike, so keys made of them all share one hash (and one slot).
+  const sameHash = (count: number) =>
+    Array.from({ length: count }, (_, n) =>
+      Array.from({ length: 6 }, (_, bit) => ((n >> bit) & 1 ? "BB" : "Aa")).join(""),
+    );
+
+  test("a few keys that share a hash are taken; many are left to the parser", () => {
+    const event = (keys: string[]) => Object.fromEntries(keys.map((key, n) => [key, n]));
+    for (const options of ALL_OPTIONS) {
+      expect(bothWays(inner([event(sameHash(10))]), options)).toBe(true);
+      expect(bothWays(inner([event(sameHash(40))]), options)).toBe(false);
+    }
+  });
+
+  test("a record with thousands of events, then ordinary ones", () => {
+    const many = Array.from({ length: 5000 }, (_, n) => ({ type: n % 7 === 0 ? "heartbeat" : "record", n }));
+    for (const options of ALL_OPTIONS) {
+      expect(bothWays(inner(many), options)).toBe(true);
+      expect(bothWays(inner([{ type: "record", n: 1 }, { type: "heartbeat" }]), options)).toBe(true);
+    }
+  });
+});
+
 describe("sliceRecordLines agrees with parsing on altered records", () => {
   const random = seededRandom(2026);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
