@@ -58,6 +58,8 @@ const BIG_MB = Number(args.get("--big-mb") ?? "1100");
 const ONLY = args.get("--only");
 const HEAP_MB = args.get("--heap-mb");
 const CASE = args.get("--case");
+/** Size of the object a warm container has decrypted before a memory case's object. */
+const WARM_UP_MB = 100;
 const DISTINCT = 1000;
 const ROTATE = 250;
 const CLUSTER = "cluster-P74MFUJBI3PYA2N5L22YVVX3VY";
@@ -469,15 +471,22 @@ async function main(): Promise<void> {
         const count = Math.ceil((mb * 1048576) / recordBytes);
         const key = `raw/memory/2026/11/25/12/bench-${mb}MiB`;
         const objectBytes = await upload(s3, key, sample, count);
+        const warmUpKey = "raw/memory/2026/11/25/11/warm-up";
+        await upload(s3, warmUpKey, sample, Math.ceil((WARM_UP_MB * 1048576) / recordBytes));
         // The handler alone in a fresh process, as in Lambda: the benchmark's own fixtures do not
-        // count. Once decrypting in its own thread (one vCPU), once with one worker per CPU.
-        for (const workers of [0, availableParallelism()]) {
+        // count. Once decrypting in its own thread (one vCPU), once with one worker per CPU; each
+        // in a new container (cold) and in one that has done a 100 MiB object before (warm).
+        for (const [workers, warm] of [0, availableParallelism()].flatMap((n) => [
+          [n, false] as const,
+          [n, true] as const,
+        ])) {
           const before = await servers.ask("calls");
           const heap = [
             ...(HEAP_MB === undefined ? [] : [`--max-old-space-size=${HEAP_MB}`]),
             ...(process.env.BENCH_CHILD_FLAGS ?? "").split(" ").filter(Boolean),
           ];
-          const child = spawn(process.execPath, [...heap, "bench/memory-run.mjs", key, bundle], {
+          const runArgs = ["bench/memory-run.mjs", key, bundle, ...(warm ? [warmUpKey] : [])];
+          const child = spawn(process.execPath, [...heap, ...runArgs], {
             env: {
               ...process.env,
               DECRYPT_WORKERS: String(workers),
@@ -504,6 +513,7 @@ async function main(): Promise<void> {
           print({
             case: "memory",
             workers,
+            container: warm ? `warm (${WARM_UP_MB} MiB object before)` : "cold",
             objectMB: +(objectBytes / 1e6).toFixed(1),
             records: count,
             wallMs: run.wallMs,
