@@ -43,7 +43,7 @@ export const NULL = Buffer.from("null");
 
 /** What the last read key or string was like. */
 export const lastRead = {
-  /** The hash of the key {@link keyEnd} read last (see {@link keyHash}). */
+  /** The hash of the key {@link keyEnd} read last (see {@link isKey}). */
   hash: 0,
   /** Whether the string {@link valueEnd} read last holds an escape (read it right after). */
   escaped: false,
@@ -133,11 +133,22 @@ export function keyEnd(b: Buffer, i: number, depth: number, objectStamp: number)
   return i;
 }
 
-/** The hash {@link keyEnd} gives a key written as `name`. */
-export function keyHash(name: string): number {
+/** A key to look for: its bytes, and the hash {@link keyEnd} gives it. */
+export interface KeyName {
+  readonly bytes: Buffer;
+  readonly hash: number;
+}
+
+export function keyName(name: string): KeyName {
+  const bytes = Buffer.from(name);
   let hash = 0;
-  for (const c of Buffer.from(name)) hash = (Math.imul(hash, 31) + c) | 0;
-  return hash;
+  for (const c of bytes) hash = (Math.imul(hash, 31) + c) | 0;
+  return { bytes, hash };
+}
+
+/** Whether the key {@link keyEnd} read at `b[start, stop)`, with hash `hash`, is `name`. */
+export function isKey(b: Buffer, start: number, stop: number, hash: number, name: KeyName): boolean {
+  return hash === name.hash && sameBytes(b, start, stop, name.bytes);
 }
 
 /** Whether `b[start, end)` holds exactly `expected`. */

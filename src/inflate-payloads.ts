@@ -13,8 +13,8 @@ const MIN_MEMBER = 20;
 const CRC32 = (zlib as { crc32?: (data: Uint8Array) => number }).crc32;
 
 /**
- * The inflated payloads of a batch: each payload's text (decoded when asked for, so a batch's
- * texts are never all held as strings at once), or the {@link RecordError} that payload alone gives.
+ * The inflated payloads of a batch: each payload's bytes (a view of its group's output, nothing
+ * decoded), or the {@link RecordError} that payload alone gives.
  *
  * Consecutive payloads are inflated together, as one multi-member gzip stream, in groups of at most
  * {@link GROUP_BYTES} declared bytes: setting up an inflater costs more than inflating one small
@@ -45,7 +45,7 @@ export class InflatedPayloads {
     let start = 0;
     while (start < payloads.length) {
       if (payloads[start] === undefined) {
-        start += 1; // the record failed before: no text
+        start += 1; // the record failed before: nothing to inflate
         continue;
       }
       let end = start;
@@ -66,12 +66,6 @@ export class InflatedPayloads {
       }
       start = end;
     }
-  }
-
-  /** Payload `i`'s text, or why it could not be inflated; `undefined` where there was no payload. */
-  text(i: number): string | RecordError | undefined {
-    const output = this.bytes(i);
-    return output === undefined || output instanceof RecordError ? output : output.toString("utf8");
   }
 
   /** Payload `i` inflated (a view, not a copy), or why it could not be; `undefined` where there was no payload. */

@@ -89,7 +89,11 @@ function utcSecond(text: string, zone: string): string | undefined {
 
 /** The event's time as ISO-8601 UTC: `logTime`, else `startTime` (Oracle and SQL Server leave it null). */
 export function eventTimeOf(event: Readonly<Record<string, unknown>>): string | undefined {
-  return toUtcIsoTime(event.logTime) ?? toUtcIsoTime(event.startTime);
+  return eventTimeFrom(event.logTime, event.startTime);
+}
+
+function eventTimeFrom(logTime: unknown, startTime: unknown): string | undefined {
+  return toUtcIsoTime(logTime) ?? toUtcIsoTime(startTime);
 }
 
 /**
@@ -126,27 +130,22 @@ function engineNamed(serverType: string): EngineName | undefined {
  * already carry under the same name (its own fields are never overwritten or duplicated).
  */
 export function normalizedFields(event: Readonly<Record<string, unknown>>): NormalizedFields {
-  const fields: NormalizedFields = {};
-  if (!Object.hasOwn(event, "eventTime")) {
-    const eventTime = eventTimeOf(event);
-    if (eventTime !== undefined) fields.eventTime = eventTime;
-  }
-  if (!Object.hasOwn(event, "engine")) {
-    const engine = engineOf(event);
-    if (engine !== undefined) fields.engine = engine;
-  }
-  return fields;
+  return normalizedFieldsOf(normalizationInput(event));
 }
 
 /** `normalizedFields` as JSON members with their leading commas, ready to append inside an object. */
 export function normalizedMembers(event: Readonly<Record<string, unknown>>): string {
-  return normalizedMembersOf({
+  return normalizedMembersOf(normalizationInput(event));
+}
+
+function normalizationInput(event: Readonly<Record<string, unknown>>): NormalizationInput {
+  return {
     logTime: event.logTime,
     startTime: event.startTime,
     serverType: event.serverType,
     hasEventTime: Object.hasOwn(event, "eventTime"),
     hasEngine: Object.hasOwn(event, "engine"),
-  });
+  };
 }
 
 /** The event fields the normalized members are derived from, for a reader that has no parsed event. */
@@ -160,17 +159,26 @@ export interface NormalizationInput {
   readonly hasEngine: boolean;
 }
 
-/** {@link normalizedMembers} from the fields it depends on. */
-export function normalizedMembersOf(input: NormalizationInput): string {
-  let members = "";
+/** {@link normalizedFields} from the fields it depends on. */
+function normalizedFieldsOf(input: NormalizationInput): NormalizedFields {
+  const fields: NormalizedFields = {};
   if (!input.hasEventTime) {
-    const eventTime = toUtcIsoTime(input.logTime) ?? toUtcIsoTime(input.startTime);
-    if (eventTime !== undefined) members += `,"eventTime":"${eventTime}"`;
+    const eventTime = eventTimeFrom(input.logTime, input.startTime);
+    if (eventTime !== undefined) fields.eventTime = eventTime;
   }
   if (!input.hasEngine) {
     const engine = engineFor(input.serverType);
-    if (engine !== undefined) members += `,"engine":"${engine}"`;
+    if (engine !== undefined) fields.engine = engine;
   }
+  return fields;
+}
+
+/** {@link normalizedMembers} from the fields it depends on. */
+export function normalizedMembersOf(input: NormalizationInput): string {
+  const fields = normalizedFieldsOf(input);
+  let members = "";
+  if (fields.eventTime !== undefined) members += `,"eventTime":"${fields.eventTime}"`;
+  if (fields.engine !== undefined) members += `,"engine":"${fields.engine}"`;
   return members;
 }
 

@@ -3,8 +3,9 @@ import {
   CLOSE_ARRAY,
   CLOSE_OBJECT,
   COMMA,
+  isKey,
   keyEnd,
-  keyHash,
+  keyName,
   lastRead,
   NULL,
   OPEN_ARRAY,
@@ -74,24 +75,15 @@ const KEPT_EVENTS = 1024;
 const TOP = 0;
 const EVENT = 2;
 
-const LIST_KEY = Buffer.from("databaseActivityEventList");
-const CLUSTER_KEY = Buffer.from("clusterId");
-const INSTANCE_KEY = Buffer.from("instanceId");
-const TYPE_KEY = Buffer.from("type");
-const LOG_TIME_KEY = Buffer.from("logTime");
-const START_TIME_KEY = Buffer.from("startTime");
-const SERVER_TYPE_KEY = Buffer.from("serverType");
-const EVENT_TIME_KEY = Buffer.from("eventTime");
-const ENGINE_KEY = Buffer.from("engine");
-const LIST_HASH = keyHash("databaseActivityEventList");
-const CLUSTER_HASH = keyHash("clusterId");
-const INSTANCE_HASH = keyHash("instanceId");
-const TYPE_HASH = keyHash("type");
-const LOG_TIME_HASH = keyHash("logTime");
-const START_TIME_HASH = keyHash("startTime");
-const SERVER_TYPE_HASH = keyHash("serverType");
-const EVENT_TIME_HASH = keyHash("eventTime");
-const ENGINE_HASH = keyHash("engine");
+const LIST = keyName("databaseActivityEventList");
+const CLUSTER = keyName("clusterId");
+const INSTANCE = keyName("instanceId");
+const TYPE = keyName("type");
+const LOG_TIME = keyName("logTime");
+const START_TIME = keyName("startTime");
+const SERVER_TYPE = keyName("serverType");
+const EVENT_TIME = keyName("eventTime");
+const ENGINE = keyName("engine");
 const HEARTBEAT = Buffer.from('"heartbeat"');
 
 /**
@@ -109,7 +101,7 @@ const found = {
   members: true,
   starts: new Int32Array(KEPT_EVENTS),
   ends: new Int32Array(KEPT_EVENTS),
-  heartbeats: new Uint8Array(KEPT_EVENTS),
+  heartbeats: new Int32Array(KEPT_EVENTS),
   normalized: [] as string[],
   /** The last `serverType` value's bytes and value: one stream, one engine. */
   serverType: Buffer.alloc(0),
@@ -138,15 +130,15 @@ function readTop(b: Buffer, i: number): number {
     if (keyStop < 0) return -1;
     const hash = lastRead.hash;
     i = keyStop + 2;
-    if (hash === LIST_HASH && sameBytes(b, keyStart, keyStop, LIST_KEY)) {
+    if (isKey(b, keyStart, keyStop, hash, LIST)) {
       if (b[i] !== OPEN_ARRAY) return -1;
       i = readEvents(b, i + 1);
       found.list = true;
-    } else if (hash === CLUSTER_HASH && sameBytes(b, keyStart, keyStop, CLUSTER_KEY)) {
+    } else if (isKey(b, keyStart, keyStop, hash, CLUSTER)) {
       found.clusterAt = i;
       i = valueEnd(b, i, TOP);
       found.clusterEnd = i;
-    } else if (hash === INSTANCE_HASH && sameBytes(b, keyStart, keyStop, INSTANCE_KEY)) {
+    } else if (isKey(b, keyStart, keyStop, hash, INSTANCE)) {
       found.instanceAt = i;
       i = valueEnd(b, i, TOP);
       found.instanceEnd = i;
@@ -193,18 +185,18 @@ function readEvent(b: Buffer, i: number): number {
     i = valueEnd(b, at, EVENT);
     if (i < 0) return -1;
     const escaped = lastRead.escaped;
-    if (hash === TYPE_HASH && sameBytes(b, keyStart, keyStop, TYPE_KEY)) {
+    if (isKey(b, keyStart, keyStop, hash, TYPE)) {
       event.type = at;
       event.typeEnd = i;
-    } else if (hash === LOG_TIME_HASH && sameBytes(b, keyStart, keyStop, LOG_TIME_KEY)) {
+    } else if (isKey(b, keyStart, keyStop, hash, LOG_TIME)) {
       if (found.members) event.logTime = stringAt(b, at, i, escaped);
-    } else if (hash === START_TIME_HASH && sameBytes(b, keyStart, keyStop, START_TIME_KEY)) {
+    } else if (isKey(b, keyStart, keyStop, hash, START_TIME)) {
       if (found.members) event.startTime = stringAt(b, at, i, escaped);
-    } else if (hash === SERVER_TYPE_HASH && sameBytes(b, keyStart, keyStop, SERVER_TYPE_KEY)) {
+    } else if (isKey(b, keyStart, keyStop, hash, SERVER_TYPE)) {
       if (found.members) event.serverType = serverTypeAt(b, at, i, escaped);
-    } else if (hash === EVENT_TIME_HASH && sameBytes(b, keyStart, keyStop, EVENT_TIME_KEY)) {
+    } else if (isKey(b, keyStart, keyStop, hash, EVENT_TIME)) {
       event.hasEventTime = true;
-    } else if (hash === ENGINE_HASH && sameBytes(b, keyStart, keyStop, ENGINE_KEY)) {
+    } else if (isKey(b, keyStart, keyStop, hash, ENGINE)) {
       event.hasEngine = true;
     }
     if (b[i] === COMMA) i += 1;
@@ -218,9 +210,7 @@ function addEvent(b: Buffer, start: number, end: number): void {
   if (n === found.starts.length) {
     found.starts = grow(found.starts);
     found.ends = grow(found.ends);
-    const heartbeats = new Uint8Array(n * 2);
-    heartbeats.set(found.heartbeats);
-    found.heartbeats = heartbeats;
+    found.heartbeats = grow(found.heartbeats);
   }
   found.starts[n] = start;
   found.ends[n] = end;
@@ -263,7 +253,7 @@ function forgetLargeRecord(): void {
   if (found.starts.length <= KEPT_EVENTS) return;
   found.starts = new Int32Array(KEPT_EVENTS);
   found.ends = new Int32Array(KEPT_EVENTS);
-  found.heartbeats = new Uint8Array(KEPT_EVENTS);
+  found.heartbeats = new Int32Array(KEPT_EVENTS);
 }
 
 /** `serverType`'s value, as {@link stringAt}; the same bytes as the last event's give the same string. */

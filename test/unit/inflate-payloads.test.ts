@@ -21,7 +21,10 @@ function oneByOne(payloads: readonly (Buffer | undefined)[]) {
 /** Each payload's text or error reason, from one {@link InflatedPayloads}. */
 function inflatePayloads(payloads: readonly (Buffer | undefined)[]) {
   const inflated = new InflatedPayloads(payloads);
-  return payloads.map((_, i) => inflated.text(i));
+  return payloads.map((_, i) => {
+    const bytes = inflated.bytes(i);
+    return bytes === undefined || bytes instanceof RecordError ? bytes : bytes.toString("utf8");
+  });
 }
 
 function verdicts(texts: ReturnType<typeof inflatePayloads>) {
