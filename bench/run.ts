@@ -10,6 +10,8 @@
  *   --big-mb N      size of the memory case in MiB (default 1100; 0 skips the memory cases)
  *   --only memory   run the memory cases only
  *   --case S-E      run only the throughput case of suite S (unsigned|signed) with E events a record
+ *   --workers N     run only the memory cases with N decryption workers (0: in the handler's thread)
+ *   --cold          run only the memory cases in a new container
  *   --heap-mb N     V8 old-space cap of the process the memory cases run in (as NODE_OPTIONS would set it)
  * Environment: BENCH_PROFILE=<prefix> writes a CPU profile of each handler run; BENCH_CHILD_FLAGS
  * adds Node flags to the memory cases' processes (e.g. `--trace-gc`), and BENCH_CHILD_LOG=<file>
@@ -49,7 +51,8 @@ import { splitRecords } from "../src/split-records.ts";
 import { splitWithStreamJson } from "./stream-json-split.ts";
 
 const args = new Map<string, string>();
-for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i] ?? "", process.argv[i + 1] ?? "");
+const flags = process.argv.slice(2).filter((arg) => arg !== "--cold");
+for (let i = 0; i < flags.length; i += 2) args.set(flags[i] ?? "", flags[i + 1] ?? "");
 const RECORDS = Number(args.get("--records") ?? "100000");
 const SIGNED_RECORDS = Number(args.get("--signed-records") ?? "30000");
 const REPEAT = Number(args.get("--repeat") ?? "3");
@@ -58,6 +61,8 @@ const BIG_MB = Number(args.get("--big-mb") ?? "1100");
 const ONLY = args.get("--only");
 const HEAP_MB = args.get("--heap-mb");
 const CASE = args.get("--case");
+const MEMORY_WORKERS = args.get("--workers");
+const COLD_ONLY = process.argv.includes("--cold");
 /** Size of the object a warm container has decrypted before a memory case's object. */
 const WARM_UP_MB = 100;
 const DISTINCT = 1000;
@@ -480,6 +485,8 @@ async function main(): Promise<void> {
           [n, false] as const,
           [n, true] as const,
         ])) {
+          if (MEMORY_WORKERS !== undefined && Number(MEMORY_WORKERS) !== workers) continue;
+          if (COLD_ONLY && warm) continue;
           const before = await servers.ask("calls");
           const heap = [
             ...(HEAP_MB === undefined ? [] : [`--max-old-space-size=${HEAP_MB}`]),

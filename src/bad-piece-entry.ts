@@ -53,26 +53,3 @@ export async function* withGzipFailure(
   const broken = failure();
   if (broken !== undefined) yield { kind: "unreadable", index: next, failure: broken };
 }
-
-/**
- * Groups pieces, in order, into batches of at most `maxPieces` pieces and about `maxBytes` raw bytes,
- * so decryption pays its per-call costs (a thread hop, a KMS lookup) once per batch, not per record.
- */
-export async function* batchPieces(
-  pieces: AsyncIterable<Piece>,
-  maxPieces: number,
-  maxBytes: number,
-): AsyncGenerator<Piece[]> {
-  let batch: Piece[] = [];
-  let bytes = 0;
-  for await (const piece of pieces) {
-    batch.push(piece);
-    if (piece.kind === "record") bytes += piece.bytes.length;
-    if (batch.length >= maxPieces || bytes >= maxBytes) {
-      yield batch;
-      batch = [];
-      bytes = 0;
-    }
-  }
-  if (batch.length > 0) yield batch;
-}

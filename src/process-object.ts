@@ -1,7 +1,9 @@
 import { PassThrough } from "node:stream";
 import { createGzip } from "node:zlib";
-import { badPieceEntry, batchPieces, type Piece, withGzipFailure } from "./bad-piece-entry.ts";
+import { badPieceEntry, type Piece, withGzipFailure } from "./bad-piece-entry.ts";
 import type { BatchDecryptor } from "./batch-decryptor.ts";
+import { type Batch, batchPieces } from "./batch-pieces.ts";
+import { BufferPool } from "./buffer-pool.ts";
 import type { Config } from "./config.ts";
 import type { DataKeyCacheStats } from "./data-key-cache.ts";
 import { type GzipFailure, gunzipIfCompressed } from "./decompress.ts";
@@ -65,13 +67,15 @@ export interface ProcessOptions {
 }
 
 /** A batch of pieces and, when it held records, what their decryption gave. */
-interface DecryptedBatch {
-  readonly pieces: readonly Piece[];
+interface DecryptedBatch extends Batch {
   readonly result: BatchResult | undefined;
 }
 
-/** Most raw bytes in one batch (a batch also ends at `DECRYPT_BATCH_RECORDS` pieces). */
-const BATCH_BYTES = 1024 * 1024;
+/**
+ * Buffers of the batches' raw bytes, 1 MiB each (a batch also ends at `DECRYPT_BATCH_RECORDS`
+ * pieces), shared by the objects of this container: a few batches are in the pipeline at a time.
+ */
+const batchBuffers = new BufferPool(1024 * 1024, 8);
 
 /**
  * Streams one Firehose object of encrypted DAS records from S3, decrypts it record by record and
@@ -139,7 +143,8 @@ export async function processObject(
     format: config.outputFormat,
     includeHeartbeats: config.includeHeartbeats,
   });
-  const decryptPieces = async (pieces: Piece[]): Promise<DecryptedBatch> => {
+  const decryptPieces = async (batch: Batch): Promise<DecryptedBatch> => {
+    const { pieces } = batch;
     const records: Buffer[] = [];
     let first: ErrorLocation = {};
     for (const piece of pieces) {
@@ -147,9 +152,9 @@ export async function processObject(
       if (records.length === 0) first = { recordIndex: piece.index, byteOffset: piece.offset };
       records.push(piece.bytes);
     }
-    if (records.length === 0) return { pieces, result: undefined };
+    if (records.length === 0) return { ...batch, result: undefined };
     try {
-      return { pieces, result: await untilAborted(decryption.decrypt(records), signal) };
+      return { ...batch, result: await untilAborted(decryption.decrypt(records), signal) };
     } catch (error) {
       // Only a fault of a record itself is quarantined; KMS and S3 failures fail the object.
       throw locate(error, { ...at, ...first });
@@ -157,7 +162,7 @@ export async function processObject(
   };
   // In input order: the books, the quarantine, then the batch's lines on to the output.
   async function* route(batches: AsyncIterable<DecryptedBatch>): AsyncGenerator<Buffer> {
-    for await (const { pieces, result } of batches) {
+    for await (const { pieces, buffer, result } of batches) {
       let next = 0;
       for (const piece of pieces) {
         if (piece.kind !== "record") {
@@ -185,6 +190,8 @@ export async function processObject(
           message,
         });
       }
+      // Nothing holds the batch's raw bytes any more: quarantine entries are encoded when written.
+      if (buffer !== undefined) batchBuffers.give(buffer);
       if (result === undefined) continue;
       counts.events += result.events;
       counts.heartbeatsDropped += result.heartbeatsDropped;
@@ -214,8 +221,8 @@ export async function processObject(
     (input: AsyncIterable<Buffer>) =>
       withGzipFailure(splitRecords(input, { maxRecordBytes: config.maxRecordBytes }), () => gzipFailure),
     (pieces: AsyncIterable<Piece>) => ledger.countIn(pieces),
-    (pieces: AsyncIterable<Piece>) => batchPieces(pieces, config.decryptBatchRecords, BATCH_BYTES),
-    (batches: AsyncIterable<Piece[]>) => mapOrdered(batches, decryption.parallelism, decryptPieces),
+    (pieces: AsyncIterable<Piece>) => batchPieces(pieces, config.decryptBatchRecords, batchBuffers),
+    (batches: AsyncIterable<Batch>) => mapOrdered(batches, decryption.parallelism, decryptPieces),
     route,
     commitGate,
     ...(config.outputCompression === "gzip" ? [createGzip()] : []),

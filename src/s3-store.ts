@@ -1,15 +1,15 @@
 import { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import {
-  AbortMultipartUploadCommand,
   CopyObjectCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   type GetObjectCommandOutput,
   type S3Client,
 } from "@aws-sdk/client-s3";
-import { Upload } from "@aws-sdk/lib-storage";
+import { BufferPool } from "./buffer-pool.ts";
 import { AwsCallError, isRetryableAwsError } from "./errors.ts";
+import { uploadStream } from "./multipart-upload.ts";
 
 /** A source object opened for reading. */
 export interface OpenedObject {
@@ -74,6 +74,9 @@ export function createS3Store(s3: S3Client, options: S3StoreOptions): ObjectStor
           BucketKeyEnabled: true,
         };
   const backoffMs = options.resumeBackoffMs ?? 100;
+  // One set of part buffers for every upload of this container: the parts in flight, plus the one
+  // being filled, plus one for a quarantine object written alongside.
+  const pool = new BufferPool(options.partBytes, options.queueSize + 2);
   const open = async (bucket: string, key: string, signal?: AbortSignal, from?: number, etag?: string) => {
     try {
       return await s3.send(
@@ -121,46 +124,14 @@ export function createS3Store(s3: S3Client, options: S3StoreOptions): ObjectStor
     },
 
     async put(target, body, signal) {
-      const controller = new AbortController();
-      const upload = new Upload({
-        abortController: controller,
-        client: s3,
-        params: {
-          Bucket: target.bucket,
-          Key: target.key,
-          Body: body,
-          ContentType: target.contentType,
-          Metadata: target.metadata,
-          ...encryption,
-        },
-        partSize: options.partBytes,
-        queueSize: options.queueSize,
-        leavePartsOnError: false,
-      });
-      const stop = () => controller.abort();
-      if (signal?.aborted === true) stop();
-      else signal?.addEventListener("abort", stop, { once: true });
-      try {
-        await upload.done();
-      } catch (error) {
-        if (controller.signal.aborted) {
-          // lib-storage rejects at once and would abort only after the parts in flight return;
-          // the deadline cannot wait for them, so the upload is aborted here and now.
-          if (upload.uploadId !== undefined) {
-            const abort = { Bucket: target.bucket, Key: target.key, UploadId: upload.uploadId };
-            await s3.send(new AbortMultipartUploadCommand(abort)).catch(() => undefined);
-          }
-          throw error;
-        }
-        // A body error is the producer's failure: pass it on as it is.
-        if (body.errored !== null && body.errored === error) throw error;
-        throw new AwsCallError("s3:PutObject (multipart upload)", error, {
-          bucket: target.bucket,
-          key: target.key,
-        });
-      } finally {
-        signal?.removeEventListener("abort", stop);
-      }
+      const params = {
+        Bucket: target.bucket,
+        Key: target.key,
+        ContentType: target.contentType,
+        Metadata: target.metadata,
+        ...encryption,
+      };
+      await uploadStream(s3, params, body, { pool, queueSize: options.queueSize, signal });
     },
 
     async replaceMetadata(target) {

@@ -1,6 +1,8 @@
 import { gzipSync } from "node:zlib";
 import { describe, expect, test } from "vitest";
-import { batchPieces, type Piece } from "../../src/bad-piece-entry.ts";
+import type { Piece } from "../../src/bad-piece-entry.ts";
+import { batchPieces } from "../../src/batch-pieces.ts";
+import { BufferPool } from "../../src/buffer-pool.ts";
 import { DataKeyCache } from "../../src/data-key-cache.ts";
 import { gunzipIfCompressed } from "../../src/decompress.ts";
 import { RecordError } from "../../src/errors.ts";
@@ -199,22 +201,49 @@ describe("batchPieces", () => {
     kind: "record",
     index,
     offset: index * size,
-    bytes: Buffer.alloc(size),
+    bytes: Buffer.alloc(size, index),
   });
 
-  test("keeps order and cuts at the piece count or the byte budget, whichever comes first", async () => {
+  test("keeps order and cuts at the piece count or when the next piece would not fit the buffer", async () => {
     const pieces = Array.from({ length: 10 }, (_, i) => piece(i, 100));
-    const byCount = await collect(batchPieces(chunkless(pieces), 4, 1 << 20));
-    expect(byCount.map((batch) => batch.map((p) => p.index))).toEqual([
+    const byCount = await collect(batchPieces(chunkless(pieces), 4, new BufferPool(1 << 20, 4)));
+    expect(byCount.map((batch) => batch.pieces.map((p) => p.index))).toEqual([
       [0, 1, 2, 3],
       [4, 5, 6, 7],
       [8, 9],
     ]);
-    const byBytes = await collect(batchPieces(chunkless(pieces), 100, 250));
-    expect(byBytes.map((batch) => batch.length)).toEqual([3, 3, 3, 1]);
+    const byBytes = await collect(batchPieces(chunkless(pieces), 100, new BufferPool(250, 4)));
+    expect(byBytes.map((batch) => batch.pieces.length)).toEqual([2, 2, 2, 2, 2]);
+  });
+
+  test("copies each piece's bytes into the batch's pooled buffer; a piece too big for it keeps its own", async () => {
+    const pieces = [piece(0, 100), piece(1, 300), piece(2, 150)];
+    const batches = await collect(batchPieces(chunkless(pieces), 10, new BufferPool(256, 4)));
+    expect(batches).toHaveLength(1);
+    const [batch] = batches;
+    const bytesOf = (p: Piece | undefined) => (p?.kind === "record" ? p.bytes : undefined);
+    expect(batch?.pieces.map((p) => p.index)).toEqual([0, 1, 2]);
+    for (const [i, kept] of (batch?.pieces ?? []).entries()) {
+      expect(bytesOf(kept)?.equals(bytesOf(pieces[i]) ?? Buffer.alloc(0)), `piece ${i}`).toBe(true);
+    }
+    expect(bytesOf(batch?.pieces[0])?.buffer).toBe(batch?.buffer?.buffer);
+    expect(bytesOf(batch?.pieces[2])?.buffer).toBe(batch?.buffer?.buffer);
+    expect(bytesOf(batch?.pieces[1])).toBe(bytesOf(pieces[1]));
+  });
+
+  test("buffers given back are used again: batch after batch, no new allocation", async () => {
+    const pool = new BufferPool(1000, 4);
+    const pieces = Array.from({ length: 50 }, (_, i) => piece(i, 100));
+    for await (const batch of batchPieces(chunkless(pieces), 100, pool)) {
+      // Each piece still holds its own bytes, though the buffer under them was used before.
+      for (const p of batch.pieces)
+        expect(p.kind === "record" && p.bytes.every((b) => b === p.index)).toBe(true);
+      if (batch.buffer !== undefined) pool.give(batch.buffer);
+    }
+    expect(pool.created).toBe(1);
   });
 
   test("no pieces, no batch", async () => {
-    expect(await collect(batchPieces(chunkless([]), 4, 100))).toEqual([]);
+    expect(await collect(batchPieces(chunkless([]), 4, new BufferPool(100, 4)))).toEqual([]);
   });
 });

@@ -1,0 +1,240 @@
+import { Readable } from "node:stream";
+import { setTimeout as sleep } from "node:timers/promises";
+import { GetObjectCommand, HeadObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
+import { BufferPool } from "../../src/buffer-pool.ts";
+import { AwsCallError } from "../../src/errors.ts";
+import { type LocalStack, startLocalStack } from "../../src/local/stack.ts";
+import { uploadStream } from "../../src/multipart-upload.ts";
+import { type FaultProxy, startFaultProxy } from "../support/fault-proxy.ts";
+
+const BUCKET = "das-upload";
+const PART = 5 * 1024 * 1024;
+
+let stack: LocalStack;
+let proxy: FaultProxy;
+let s3: S3Client;
+beforeAll(async () => {
+  stack = await startLocalStack();
+  stack.createBucket(BUCKET);
+  proxy = await startFaultProxy(stack.s3Endpoint);
+  s3 = new S3Client({
+    endpoint: proxy.endpoint,
+    region: "us-east-1",
+    forcePathStyle: true,
+    credentials: { accessKeyId: "local", secretAccessKey: "local-secret" },
+  });
+});
+afterAll(async () => {
+  s3.destroy();
+  await proxy.stop();
+  await stack.stop();
+});
+afterEach(() => {
+  proxy.rule = () => ({ kind: "pass" });
+});
+
+/** Bytes no two parts share, so a part sent twice, out of order or from a reused buffer shows. */
+function pattern(size: number, seed: number): Buffer {
+  const bytes = Buffer.allocUnsafe(size);
+  let x = seed | 1;
+  for (let i = 0; i < size; i += 1) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    bytes[i] = x & 255;
+  }
+  return bytes;
+}
+
+/** `bytes` as a stream of chunks of `chunk` bytes, each a fresh copy. */
+function chunked(bytes: Buffer, chunk: number): Readable {
+  return Readable.from(
+    (function* () {
+      for (let at = 0; at < bytes.length; at += chunk) yield Buffer.from(bytes.subarray(at, at + chunk));
+    })(),
+  );
+}
+
+async function stored(key: string): Promise<Buffer> {
+  const answer = await stack.s3Client.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
+  return Buffer.from(
+    await (answer.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray(),
+  );
+}
+
+async function exists(key: string): Promise<boolean> {
+  return stack.s3Client.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key })).then(
+    () => true,
+    () => false,
+  );
+}
+
+function opsOn(key: string, from: number): string[] {
+  return proxy.requests
+    .slice(from)
+    .filter((request) => request.path === `/${BUCKET}/${key}`)
+    .map((request) => request.operation);
+}
+
+describe("what is stored equals what was streamed, whatever the sizes", () => {
+  const cases = [
+    { size: 0, chunk: 1 },
+    { size: 1, chunk: 1 },
+    { size: 1000, chunk: 7 },
+    { size: PART - 1, chunk: 65536 },
+    { size: PART, chunk: 16384 },
+    { size: PART + 1, chunk: 16384 },
+    { size: 3 * PART + 17, chunk: 100_003 },
+    { size: 2 * PART, chunk: 2 * PART },
+  ];
+  test.each(cases)("$size bytes in chunks of $chunk", async ({ size, chunk }) => {
+    const key = `sizes/${size}-${chunk}`;
+    const bytes = pattern(size, size + chunk);
+    const from = proxy.requests.length;
+    await uploadStream(s3, { Bucket: BUCKET, Key: key }, chunked(bytes, chunk), {
+      pool: new BufferPool(PART, 3),
+      queueSize: 2,
+    });
+    expect((await stored(key)).equals(bytes)).toBe(true);
+    const parts = Math.ceil(size / PART);
+    expect(opsOn(key, from)).toEqual(
+      parts <= 1
+        ? ["PutObject"]
+        : ["CreateMultipartUpload", ...Array(parts).fill("UploadPart"), "CompleteMultipartUpload"],
+    );
+    expect(proxy.danglingUploads()).toEqual([]);
+  });
+});
+
+test("parts carry CRC32 checksums, asked for when the upload is created, as lib-storage does", async () => {
+  const key = "checksums/three-parts";
+  const from = proxy.requests.length;
+  await uploadStream(s3, { Bucket: BUCKET, Key: key }, chunked(pattern(2 * PART + 5, 3), 65536), {
+    pool: new BufferPool(PART, 3),
+    queueSize: 2,
+  });
+  const seen = proxy.requests.slice(from);
+  expect(seen.find((r) => r.operation === "CreateMultipartUpload")?.headers["x-amz-checksum-algorithm"]).toBe(
+    "CRC32",
+  );
+  const parts = seen.filter((r) => r.operation === "UploadPart");
+  expect(parts).toHaveLength(3);
+  for (const part of parts) expect(part.headers["x-amz-checksum-crc32"]).toMatch(/^[A-Za-z0-9+/]{6}==$/);
+});
+
+test("the content type, metadata and SSE-KMS settings reach S3 on a multipart upload", async () => {
+  const key = "params/multipart";
+  const from = proxy.requests.length;
+  const params = {
+    Bucket: BUCKET,
+    Key: key,
+    ContentType: "application/x-ndjson",
+    Metadata: { "das-format": "ndjson" },
+    ServerSideEncryption: "aws:kms" as const,
+    SSEKMSKeyId: "alias/audit",
+    BucketKeyEnabled: true,
+  };
+  await uploadStream(s3, params, chunked(pattern(PART + 3, 4), PART), {
+    pool: new BufferPool(PART, 3),
+    queueSize: 2,
+  });
+  const create = proxy.requests.slice(from).find((r) => r.operation === "CreateMultipartUpload");
+  expect(create?.headers).toMatchObject({
+    "content-type": "application/x-ndjson",
+    "x-amz-meta-das-format": "ndjson",
+    "x-amz-server-side-encryption": "aws:kms",
+    "x-amz-server-side-encryption-aws-kms-key-id": "alias/audit",
+    "x-amz-server-side-encryption-bucket-key-enabled": "true",
+  });
+  const head = await stack.s3Client.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key }));
+  expect(head.ContentType).toBe("application/x-ndjson");
+  expect(head.Metadata).toEqual({ "das-format": "ndjson" });
+});
+
+test("object after object, the pool allocates no buffer beyond the parts in flight and the one being filled", async () => {
+  const pool = new BufferPool(PART, 4);
+  const objects = [pattern(4 * PART + 1, 5), pattern(3 * PART, 6), pattern(100, 7), pattern(5 * PART - 9, 8)];
+  for (const [index, bytes] of objects.entries()) {
+    const key = `pool/${index}`;
+    await uploadStream(s3, { Bucket: BUCKET, Key: key }, chunked(bytes, 65536), { pool, queueSize: 2 });
+    expect((await stored(key)).equals(bytes)).toBe(true);
+  }
+  // 15 parts and one small object went up through 3 buffers.
+  expect(pool.created).toBe(3);
+});
+
+test("a body that fails midway: its own error, the multipart upload aborted, no object", async () => {
+  const key = "failures/body";
+  const from = proxy.requests.length;
+  const broken = new Error("the producer failed");
+  const body = Readable.from(
+    (async function* () {
+      yield pattern(PART + 10, 9);
+      yield pattern(PART, 10);
+      throw broken;
+    })(),
+  );
+  await expect(
+    uploadStream(s3, { Bucket: BUCKET, Key: key }, body, { pool: new BufferPool(PART, 3), queueSize: 2 }),
+  ).rejects.toBe(broken);
+  expect(opsOn(key, from)).toContain("AbortMultipartUpload");
+  expect(proxy.danglingUploads()).toEqual([]);
+  expect(await exists(key)).toBe(false);
+});
+
+test("an UploadPart refused every time: an AwsCallError naming it, aborted, nothing left and the body not destroyed", async () => {
+  const key = "failures/part";
+  const from = proxy.requests.length;
+  proxy.rule = (request) =>
+    request.operation === "UploadPart" && request.query.get("partNumber") === "2"
+      ? { kind: "fail", status: 403, code: "AccessDenied" }
+      : { kind: "pass" };
+  const body = chunked(pattern(4 * PART, 11), 65536);
+  const error = await uploadStream(s3, { Bucket: BUCKET, Key: key }, body, {
+    pool: new BufferPool(PART, 3),
+    queueSize: 2,
+  }).catch((e: unknown) => e);
+  expect(error).toBeInstanceOf(AwsCallError);
+  expect(error).toMatchObject({ operation: "s3:UploadPart", retryable: false, key });
+  expect(opsOn(key, from).at(-1)).toBe("AbortMultipartUpload");
+  expect(proxy.danglingUploads()).toEqual([]);
+  expect(await exists(key)).toBe(false);
+  // Left for its owner, who destroys it with the upload's error.
+  expect(body.destroyed).toBe(false);
+  body.destroy();
+});
+
+test("CompleteMultipartUpload refused: an AwsCallError naming it, and the upload aborted", async () => {
+  const key = "failures/complete";
+  proxy.rule = (request) =>
+    request.operation === "CompleteMultipartUpload"
+      ? { kind: "fail", status: 400, code: "InvalidPart" }
+      : { kind: "pass" };
+  const error = await uploadStream(s3, { Bucket: BUCKET, Key: key }, chunked(pattern(PART + 1, 12), 65536), {
+    pool: new BufferPool(PART, 3),
+    queueSize: 2,
+  }).catch((e: unknown) => e);
+  expect(error).toMatchObject({ name: "AwsCallError", operation: "s3:CompleteMultipartUpload" });
+  expect(proxy.danglingUploads()).toEqual([]);
+  expect(await exists(key)).toBe(false);
+});
+
+test("an abort signal stops at once, without waiting for parts in flight, and aborts the upload", async () => {
+  const key = "failures/deadline";
+  proxy.rule = (request) =>
+    request.operation === "UploadPart" ? { kind: "delay", ms: 5_000 } : { kind: "pass" };
+  const controller = new AbortController();
+  const started = performance.now();
+  const uploading = uploadStream(s3, { Bucket: BUCKET, Key: key }, chunked(pattern(3 * PART, 13), 65536), {
+    pool: new BufferPool(PART, 3),
+    queueSize: 2,
+    signal: controller.signal,
+  });
+  await sleep(500);
+  controller.abort();
+  await expect(uploading).rejects.toMatchObject({ name: "AbortError" });
+  expect(performance.now() - started).toBeLessThan(2_500);
+  expect(proxy.danglingUploads()).toEqual([]);
+  expect(await exists(key)).toBe(false);
+});
