@@ -12,6 +12,7 @@
  *   --case S-E      run only the throughput case of suite S (unsigned|signed) with E events a record
  *   --workers N     run only the memory cases with N decryption workers (0: in the handler's thread)
  *   --cold          run only the memory cases in a new container
+ *   --memory-repeat K   runs of each memory case, each in a new process; medians reported (default 3)
  *   --heap-mb N     V8 old-space cap of the process the memory cases run in (as NODE_OPTIONS would set it)
  * Environment: BENCH_PROFILE=<prefix> writes a CPU profile of each handler run; BENCH_CHILD_FLAGS
  * adds Node flags to the memory cases' processes (e.g. `--trace-gc`), and BENCH_CHILD_LOG=<file>
@@ -27,6 +28,7 @@ import {
   randomBytes,
 } from "node:crypto";
 import { once } from "node:events";
+import { createRequire } from "node:module";
 import { availableParallelism } from "node:os";
 import { createInterface } from "node:readline";
 import { Readable } from "node:stream";
@@ -62,6 +64,11 @@ const ONLY = args.get("--only");
 const HEAP_MB = args.get("--heap-mb");
 const CASE = args.get("--case");
 const MEMORY_WORKERS = args.get("--workers");
+/** The function's NODE_OPTIONS, as deployed. */
+const FUNCTION_NODE_OPTIONS = (
+  createRequire(import.meta.url)("../deploy/stack-config.cjs") as { NODE_OPTIONS: string }
+).NODE_OPTIONS;
+const MEMORY_REPEAT = Number(args.get("--memory-repeat") ?? "3");
 const COLD_ONLY = process.argv.includes("--cold");
 /** Size of the object a warm container has decrypted before a memory case's object. */
 const WARM_UP_MB = 100;
@@ -487,48 +494,28 @@ async function main(): Promise<void> {
         ])) {
           if (MEMORY_WORKERS !== undefined && Number(MEMORY_WORKERS) !== workers) continue;
           if (COLD_ONLY && warm) continue;
-          const before = await servers.ask("calls");
-          const heap = [
-            ...(HEAP_MB === undefined ? [] : [`--max-old-space-size=${HEAP_MB}`]),
-            ...(process.env.BENCH_CHILD_FLAGS ?? "").split(" ").filter(Boolean),
-          ];
-          const runArgs = ["bench/memory-run.mjs", key, bundle, ...(warm ? [warmUpKey] : [])];
-          const child = spawn(process.execPath, [...heap, ...runArgs], {
-            env: {
-              ...process.env,
-              DECRYPT_WORKERS: String(workers),
-              POWERTOOLS_LOG_LEVEL: "SILENT",
-              POWERTOOLS_METRICS_DISABLED: "true",
-            },
-          });
-          let output = "";
-          child.stdout.on("data", (chunk: Buffer) => {
-            output += chunk.toString();
-          });
-          const [code] = (await once(child, "exit")) as [number];
-          if (code !== 0) throw new Error(`memory run exited ${code}`);
-          if (process.env.BENCH_CHILD_LOG !== undefined)
-            (await import("node:fs")).appendFileSync(process.env.BENCH_CHILD_LOG, output);
-          const run = JSON.parse(output.trim().split("\n").at(-1) ?? "") as {
-            wallMs: number;
-            records: number;
-            rssBeforeMB: number;
-            peakRssMB: number;
-            rssHighWaterMB: number;
-          };
-          const after = await servers.ask("calls");
+          const runs: MemoryRun[] = [];
+          let kmsCalls = 0;
+          for (let round = 0; round < MEMORY_REPEAT; round += 1) {
+            const before = await servers.ask("calls");
+            runs.push(await runMemoryCase(bundle, key, workers, warm ? warmUpKey : undefined));
+            const after = await servers.ask("calls");
+            kmsCalls = Math.max(kmsCalls, (after.Decrypt ?? 0) - (before.Decrypt ?? 0));
+          }
+          const wallMs = median(runs.map((run) => run.wallMs));
           print({
             case: "memory",
             workers,
             container: warm ? `warm (${WARM_UP_MB} MiB object before)` : "cold",
             objectMB: +(objectBytes / 1e6).toFixed(1),
             records: count,
-            wallMs: run.wallMs,
-            recordsPerSec: Math.round(count / (run.wallMs / 1000)),
-            rssBeforeMB: run.rssBeforeMB,
-            peakRssMB: run.peakRssMB,
-            rssHighWaterMB: run.rssHighWaterMB,
-            kmsCalls: (after.Decrypt ?? 0) - (before.Decrypt ?? 0),
+            wallMs,
+            recordsPerSec: Math.round(count / (wallMs / 1000)),
+            rssBeforeMB: median(runs.map((run) => run.rssBeforeMB)),
+            peakRssMB: median(runs.map((run) => run.peakRssMB)),
+            rssHighWaterMB: median(runs.map((run) => run.rssHighWaterMB ?? 0)),
+            rssHighWaterMBEach: runs.map((run) => run.rssHighWaterMB),
+            kmsCalls,
           });
         }
       }
@@ -539,6 +526,49 @@ async function main(): Promise<void> {
     servers.child.stdin.end();
     await once(servers.child, "exit");
   }
+}
+
+interface MemoryRun {
+  readonly wallMs: number;
+  readonly records: number;
+  readonly rssBeforeMB: number;
+  readonly peakRssMB: number;
+  readonly rssHighWaterMB: number | null;
+}
+
+/**
+ * One memory run: the Lambda bundle alone in a fresh `node`, with the function's own NODE_OPTIONS
+ * (from the stack's configuration, as Lambda would start it) and the bench's extra flags.
+ */
+async function runMemoryCase(
+  bundle: string,
+  key: string,
+  workers: number,
+  warmUpKey: string | undefined,
+): Promise<MemoryRun> {
+  const flags = [
+    ...(HEAP_MB === undefined ? [] : [`--max-old-space-size=${HEAP_MB}`]),
+    ...(process.env.BENCH_CHILD_FLAGS ?? "").split(" ").filter(Boolean),
+  ];
+  const runArgs = ["bench/memory-run.mjs", key, bundle, ...(warmUpKey === undefined ? [] : [warmUpKey])];
+  const child = spawn(process.execPath, [...flags, ...runArgs], {
+    env: {
+      ...process.env,
+      NODE_OPTIONS: FUNCTION_NODE_OPTIONS,
+      DECRYPT_WORKERS: String(workers),
+      POWERTOOLS_LOG_LEVEL: "SILENT",
+      POWERTOOLS_METRICS_DISABLED: "true",
+    },
+  });
+  let output = "";
+  child.stdout.on("data", (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  const [code] = (await once(child, "exit")) as [number];
+  if (code !== 0) throw new Error(`memory run exited ${code}`);
+  if (process.env.BENCH_CHILD_LOG !== undefined)
+    (await import("node:fs")).appendFileSync(process.env.BENCH_CHILD_LOG, output);
+  return JSON.parse(output.trim().split("\n").at(-1) ?? "") as MemoryRun;
 }
 
 /**

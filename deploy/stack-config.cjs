@@ -101,6 +101,12 @@ function checkPrefixes(params) {
 
 const sub = (text) => ({ "Fn::Sub": text });
 
+// Node's options in the function. --max-semi-space-size=8 (MiB) keeps V8's young generation at its
+// starting size: left to grow, it doubles a few seconds into a large object, and external memory
+// that survived a few young collections waits for a full one, so peak memory would grow with the
+// object's size (BENCHMARKS.md, "Memory"). The benchmark runs the bundle with these same options.
+const NODE_OPTIONS = "--enable-source-maps --max-semi-space-size=8";
+
 module.exports = async ({ resolveVariable }) => {
   const params = await readParams(resolveVariable);
   const existing = params.existingBucket === "true";
@@ -143,7 +149,7 @@ module.exports = async ({ resolveVariable }) => {
   const s3Arn = (bucket, prefix) => sub(`arn:\${AWS::Partition}:s3:::${bucket}/${prefix}*`);
 
   const environment = {
-    NODE_OPTIONS: "--enable-source-maps",
+    NODE_OPTIONS,
     ...(params.dasResourceId !== "" ? { DAS_RESOURCE_ID: params.dasResourceId } : {}),
     ...(params.dasResourceIdMap !== "" ? { DAS_RESOURCE_ID_MAP: params.dasResourceIdMap } : {}),
     ...(params.outputBucket !== "" ? { OUTPUT_BUCKET: params.outputBucket } : {}),
@@ -445,3 +451,5 @@ function firehoseResources(bucketName, params, outputKeyArn) {
     },
   };
 }
+
+module.exports.NODE_OPTIONS = NODE_OPTIONS;
