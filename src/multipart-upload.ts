@@ -48,11 +48,19 @@ export async function uploadStream(
 ): Promise<void> {
   const { signal } = options;
   const upload = new MultipartWriter(s3, params, options);
-  const stop = () => upload.cancel();
+  let stopped: (() => void) | undefined;
+  const stop = () => {
+    upload.cancel();
+    stopped?.();
+  };
+  // Settles only when `signal` aborts: then this call rejects at once, whatever is in flight.
+  const aborted = new Promise<never>((_, reject) => {
+    stopped = () => reject(abortError());
+  });
   if (signal?.aborted === true) stop();
   else signal?.addEventListener("abort", stop, { once: true });
   try {
-    await Promise.race([upload.run(body), ...(signal === undefined ? [] : [rejectOnAbort(signal)])]);
+    await Promise.race([upload.run(body), aborted]);
   } catch (error) {
     upload.cancel();
     // A deadline cannot wait for the parts in flight; otherwise they end at once, being cancelled.
@@ -142,13 +150,22 @@ class MultipartWriter {
     this.#throwIfFailed();
     // A fresh promise each time: racing one long-lived promise would pile up a reaction per chunk.
     return new Promise((resolve, reject) => {
-      this.#wake = () => reject(this.#failure);
-      chunks
-        .next()
-        .then(resolve, reject)
-        .finally(() => {
-          this.#wake = undefined;
-        });
+      const wake = () => reject(this.#failure);
+      this.#wake = wake;
+      const done = () => {
+        // Only this wait's own: the next one may already be set.
+        if (this.#wake === wake) this.#wake = undefined;
+      };
+      chunks.next().then(
+        (next) => {
+          done();
+          resolve(next);
+        },
+        (error: unknown) => {
+          done();
+          reject(error);
+        },
+      );
     });
   }
 
@@ -269,15 +286,6 @@ class MultipartWriter {
   #throwIfFailed(): void {
     if (this.#failure !== undefined) throw this.#failure;
   }
-}
-
-/** Rejects with an `AbortError` when `signal` aborts. */
-function rejectOnAbort(signal: AbortSignal): Promise<never> {
-  return new Promise<never>((_, reject) => {
-    const fail = () => reject(abortError());
-    if (signal.aborted) fail();
-    else signal.addEventListener("abort", fail, { once: true });
-  });
 }
 
 function abortError(): Error {

@@ -238,3 +238,24 @@ test("an abort signal stops at once, without waiting for parts in flight, and ab
   expect(proxy.danglingUploads()).toEqual([]);
   expect(await exists(key)).toBe(false);
 });
+
+test("a part refused while the body is waiting for its next chunk: the upload fails without waiting for it", async () => {
+  const key = "failures/idle-body";
+  proxy.rule = (request) =>
+    request.operation === "UploadPart"
+      ? { kind: "fail", status: 403, code: "AccessDenied" }
+      : { kind: "pass" };
+  // Two parts' worth in small chunks, then nothing: the producer has stalled, it has not ended.
+  const stalled = new Readable({ read() {} });
+  const bytes = pattern(PART + 70_000, 14);
+  for (let at = 0; at < bytes.length; at += 16_384) stalled.push(bytes.subarray(at, at + 16_384));
+  const started = performance.now();
+  const error = await uploadStream(s3, { Bucket: BUCKET, Key: key }, stalled, {
+    pool: new BufferPool(PART, 3),
+    queueSize: 2,
+  }).catch((e: unknown) => e);
+  expect(error).toMatchObject({ name: "AwsCallError", operation: "s3:UploadPart" });
+  expect(performance.now() - started).toBeLessThan(5_000);
+  expect(proxy.danglingUploads()).toEqual([]);
+  stalled.destroy();
+});
