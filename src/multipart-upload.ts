@@ -14,6 +14,8 @@ import { AwsCallError, DasDecryptError, type ErrorLocation } from "./errors.ts";
 
 /** S3 takes at most this many parts in one multipart upload. */
 const MAX_PARTS = 10_000;
+/** How long AbortMultipartUpload may take after a failure (the Lambda deadline keeps 5 s). */
+const ABORT_MS = 2_000;
 
 /** What every object written carries; the body comes from the stream. */
 export type UploadParams = Pick<
@@ -187,16 +189,23 @@ class MultipartWriter {
     while (this.#inFlight.size > 0) await Promise.all(this.#inFlight);
   }
 
-  /** Sends AbortMultipartUpload if one was created; its own failure is left to the lifecycle rule. */
+  /**
+   * Sends AbortMultipartUpload if one was created, for at most `ABORT_MS` (a deadline is near).
+   * What this leaves (it failed, or CreateMultipartUpload was cut off by the signal and S3 made the
+   * upload anyway) is for the bucket's lifecycle rule, which aborts incomplete uploads after a day.
+   */
   async abortOnS3(): Promise<void> {
     if (this.#uploadId === undefined) return;
     const abort = { Bucket: this.#params.Bucket, Key: this.#params.Key, UploadId: this.#uploadId };
     this.#uploadId = undefined;
-    await this.#s3.send(new AbortMultipartUploadCommand(abort)).catch(() => undefined);
+    await this.#s3
+      .send(new AbortMultipartUploadCommand(abort), { abortSignal: AbortSignal.timeout(ABORT_MS) })
+      .catch(() => undefined);
   }
 
   /** Starts uploading `length` bytes of `part`, once fewer than `queueSize` parts are in flight. */
   async #send(part: Buffer, length: number): Promise<void> {
+    this.#throwIfFailed();
     if (this.#parts === MAX_PARTS) {
       this.#pool.give(part);
       throw new DasDecryptError(

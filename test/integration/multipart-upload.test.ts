@@ -1,3 +1,4 @@
+import { getEventListeners } from "node:events";
 import { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import { GetObjectCommand, HeadObjectCommand, S3Client } from "@aws-sdk/client-s3";
@@ -258,4 +259,67 @@ test("a part refused while the body is waiting for its next chunk: the upload fa
   expect(performance.now() - started).toBeLessThan(5_000);
   expect(proxy.danglingUploads()).toEqual([]);
   stalled.destroy();
+});
+
+test("CompleteMultipartUpload lists each part's ETag and the checksum S3 answered with, in part order", async () => {
+  const key = "checksums/complete";
+  const client = new S3Client({
+    endpoint: proxy.endpoint,
+    region: "us-east-1",
+    forcePathStyle: true,
+    credentials: { accessKeyId: "local", secretAccessKey: "local-secret" },
+  });
+  // The local server does not echo part checksums as S3 does: answer with the one each part sent.
+  const sent = new Map<number, string>();
+  let completed: { PartNumber?: number; ETag?: string; ChecksumCRC32?: string }[] | undefined;
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const result = await next(args);
+      const request = args.request as { headers: Record<string, string> };
+      const input = args.input as { PartNumber?: number; MultipartUpload?: { Parts?: typeof completed } };
+      if (context.commandName === "UploadPartCommand") {
+        const checksum = request.headers["x-amz-checksum-crc32"] ?? "";
+        sent.set(input.PartNumber ?? 0, checksum);
+        (result.output as { ChecksumCRC32?: string }).ChecksumCRC32 = checksum;
+      }
+      if (context.commandName === "CompleteMultipartUploadCommand") completed = input.MultipartUpload?.Parts;
+      return result;
+    },
+    { step: "finalizeRequest" },
+  );
+  const bytes = pattern(3 * PART + 99, 15);
+  await uploadStream(client, { Bucket: BUCKET, Key: key }, chunked(bytes, 65536), {
+    pool: new BufferPool(PART, 4),
+    queueSize: 3,
+  });
+  client.destroy();
+  // Only the requests are checked here: given part checksums, the local server stores an empty object.
+  expect(sent.size).toBe(4);
+  expect(completed?.map((part) => part.PartNumber)).toEqual([1, 2, 3, 4]);
+  for (const part of completed ?? []) {
+    expect(part.ETag).toMatch(/^"?[0-9a-f]{32}"?$/);
+    expect(part.ChecksumCRC32).toBe(sent.get(part.PartNumber ?? 0));
+  }
+});
+
+test("no abort listener is left on the signal, after an upload that succeeds or one that fails", async () => {
+  const controller = new AbortController();
+  const options = { pool: new BufferPool(PART, 3), queueSize: 2, signal: controller.signal };
+  await uploadStream(
+    s3,
+    { Bucket: BUCKET, Key: "listeners/ok" },
+    chunked(pattern(PART + 1, 16), 65536),
+    options,
+  );
+  expect(getEventListeners(controller.signal, "abort")).toHaveLength(0);
+  const broken = Readable.from(
+    (async function* () {
+      yield pattern(10, 17);
+      throw new Error("the producer failed");
+    })(),
+  );
+  await expect(
+    uploadStream(s3, { Bucket: BUCKET, Key: "listeners/failed" }, broken, options),
+  ).rejects.toThrow("the producer failed");
+  expect(getEventListeners(controller.signal, "abort")).toHaveLength(0);
 });

@@ -231,6 +231,15 @@ describe("batchPieces", () => {
     expect(bytesOf(batch?.pieces[1])).toBe(bytesOf(pieces[1]));
   });
 
+  test("batches cut by count do not share a buffer: every piece keeps its bytes once all are collected", async () => {
+    const pieces = Array.from({ length: 10 }, (_, i) => piece(i, 100));
+    const batches = await collect(batchPieces(chunkless(pieces), 3, new BufferPool(1 << 20, 4)));
+    expect(batches.map((batch) => batch.pieces.length)).toEqual([3, 3, 3, 1]);
+    expect(new Set(batches.map((batch) => batch.buffer)).size).toBe(4);
+    for (const p of batches.flatMap((batch) => batch.pieces))
+      expect(p.kind === "record" && p.bytes.every((b) => b === p.index), `piece ${p.index}`).toBe(true);
+  });
+
   test("buffers given back are used again: batch after batch, no new allocation", async () => {
     const pool = new BufferPool(1000, 4);
     const pieces = Array.from({ length: 50 }, (_, i) => piece(i, 100));
