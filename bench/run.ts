@@ -14,6 +14,10 @@
  *   --cold          run only the memory cases in a new container
  *   --memory-repeat K   runs of each memory case, each in a new process; medians reported (default 3)
  *   --heap-mb N     V8 old-space cap of the process the memory cases run in (as NODE_OPTIONS would set it)
+ * `npm run bench` starts this process with the function's V8 settings (NODE_OPTIONS'
+ * --max-semi-space-size=8, and the --no-allocation-site-pretenuring its entry point sets), so the
+ * handler runs here as it runs in Lambda; the memory cases' processes get them from the stack's
+ * configuration and the bundle's entry point themselves.
  * Environment: BENCH_PROFILE=<prefix> writes a CPU profile of each handler run; BENCH_CHILD_FLAGS
  * adds Node flags to the memory cases' processes (e.g. `--trace-gc`), and BENCH_CHILD_LOG=<file>
  * keeps what those processes print.
