@@ -30,6 +30,8 @@ export interface UploadOptions {
   readonly queueSize: number;
   /** When it aborts, the upload stops at once, is aborted on S3 and rejects with an `AbortError`. */
   readonly signal?: AbortSignal | undefined;
+  /** Most parts in one upload: S3's limit, 10,000 (lower only to test reaching it). */
+  readonly maxParts?: number;
 }
 
 /**
@@ -80,6 +82,7 @@ class MultipartWriter {
   readonly #params: UploadParams;
   readonly #pool: BufferPool;
   readonly #queueSize: number;
+  readonly #maxParts: number;
   readonly #at: ErrorLocation;
   readonly #cancel = new AbortController();
   readonly #inFlight = new Set<Promise<void>>();
@@ -95,6 +98,7 @@ class MultipartWriter {
     this.#params = params;
     this.#pool = options.pool;
     this.#queueSize = Math.max(1, options.queueSize);
+    this.#maxParts = options.maxParts ?? MAX_PARTS;
     this.#at = { bucket: params.Bucket, key: params.Key };
   }
 
@@ -206,10 +210,10 @@ class MultipartWriter {
   /** Starts uploading `length` bytes of `part`, once fewer than `queueSize` parts are in flight. */
   async #send(part: Buffer, length: number): Promise<void> {
     this.#throwIfFailed();
-    if (this.#parts === MAX_PARTS) {
+    if (this.#parts === this.#maxParts) {
       this.#pool.give(part);
       throw new DasDecryptError(
-        `the output needs more than ${MAX_PARTS} parts of ${this.#pool.size / 1048576} MiB; raise UPLOAD_PART_SIZE_MB`,
+        `the output needs more than ${this.#maxParts} parts of ${this.#pool.size / 1048576} MiB; raise UPLOAD_PART_SIZE_MB`,
         this.#at,
       );
     }

@@ -4,7 +4,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { GetObjectCommand, HeadObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
 import { BufferPool } from "../../src/buffer-pool.ts";
-import { AwsCallError } from "../../src/errors.ts";
+import { AwsCallError, DasDecryptError } from "../../src/errors.ts";
 import { type LocalStack, startLocalStack } from "../../src/local/stack.ts";
 import { uploadStream } from "../../src/multipart-upload.ts";
 import { type FaultProxy, startFaultProxy } from "../support/fault-proxy.ts";
@@ -322,4 +322,27 @@ test("no abort listener is left on the signal, after an upload that succeeds or 
     uploadStream(s3, { Bucket: BUCKET, Key: "listeners/failed" }, broken, options),
   ).rejects.toThrow("the producer failed");
   expect(getEventListeners(controller.signal, "abort")).toHaveLength(0);
+});
+
+test("an output past the part limit fails naming the limit and the setting to raise, and is aborted", async () => {
+  const key = "failures/part-limit";
+  const from = proxy.requests.length;
+  const error = await uploadStream(
+    s3,
+    { Bucket: BUCKET, Key: key },
+    chunked(pattern(2 * PART + 1, 18), 65536),
+    {
+      pool: new BufferPool(PART, 3),
+      queueSize: 2,
+      maxParts: 2,
+    },
+  ).catch((e: unknown) => e);
+  expect(error).toBeInstanceOf(DasDecryptError);
+  expect((error as Error).message).toContain("more than 2 parts of 5 MiB; raise UPLOAD_PART_SIZE_MB");
+  expect(error).toMatchObject({ key, retryable: false });
+  // Parts still in flight are cancelled: the upload fails as soon as the third part would start.
+  expect(opsOn(key, from)[0]).toBe("CreateMultipartUpload");
+  expect(opsOn(key, from).at(-1)).toBe("AbortMultipartUpload");
+  expect(proxy.danglingUploads()).toEqual([]);
+  expect(await exists(key)).toBe(false);
 });
