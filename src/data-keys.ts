@@ -1,4 +1,3 @@
-import { RawAesKeyringNode, RawAesWrappingSuiteIdentifier } from "@aws-crypto/client-node";
 import { DecryptCommand, type KMSClient } from "@aws-sdk/client-kms";
 import { DataKeyCache, type DataKeyCacheStats } from "./data-key-cache.ts";
 import { AwsCallError, RecordError } from "./errors.ts";
@@ -9,10 +8,6 @@ export interface DataKey {
   /** The 32 plaintext key bytes, in their own buffer (the SDK refuses views into larger ones). */
   readonly material: Uint8Array;
 }
-
-/** RDS wraps every record's message under this raw AES key identity. */
-export const DAS_KEY_NAMESPACE = "BC";
-export const DAS_KEY_NAME = "DataKey";
 
 export interface DataKeySource {
   /**
@@ -40,17 +35,6 @@ export function buildDataKeySource(options: DataKeySourceOptions): DataKeySource
       return cache.get(cacheKey, () => decryptDataKey(options.kms, keyBase64, resource), stats);
     },
   };
-}
-
-/** Wraps 32 plaintext bytes as the raw AES keyring RDS encrypts each record for. */
-export function keyringFor(material: Uint8Array): RawAesKeyringNode {
-  return new RawAesKeyringNode({
-    keyNamespace: DAS_KEY_NAMESPACE,
-    keyName: DAS_KEY_NAME,
-    // The SDK zeroes the array it is given once it has taken the key in: hand it its own copy.
-    unencryptedMasterKey: new Uint8Array(material),
-    wrappingSuite: RawAesWrappingSuiteIdentifier.AES256_GCM_IV12_TAG16_NO_PADDING,
-  });
 }
 
 async function decryptDataKey(kms: KMSClient, keyBase64: string, resource: ResourceId): Promise<DataKey> {

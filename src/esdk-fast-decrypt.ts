@@ -1,5 +1,5 @@
 import { createDecipheriv, createPublicKey, createVerify, hash } from "node:crypto";
-import { DAS_KEY_NAME, DAS_KEY_NAMESPACE } from "./data-keys.ts";
+import { DAS_KEY_NAME, DAS_KEY_NAMESPACE } from "./das-keyring.ts";
 import { unwrapperFor } from "./gcm-unwrap.ts";
 
 /**

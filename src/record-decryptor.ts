@@ -1,5 +1,6 @@
-import { buildClient, CommitmentPolicy } from "@aws-crypto/client-node";
-import { keyringFor } from "./data-keys.ts";
+import { buildDecrypt } from "@aws-crypto/decrypt-node";
+import { CommitmentPolicy } from "@aws-crypto/material-management-node";
+import { keyringFor } from "./das-keyring.ts";
 import { DasDecryptError, RecordError } from "./errors.ts";
 import { fastDecrypt } from "./esdk-fast-decrypt.ts";
 import { type DasRecord, type LineCounts, type LineOptions, recordLines } from "./format-lines.ts";
@@ -34,7 +35,7 @@ export interface BatchResult {
 
 // DAS messages are non-committing, so decryption must allow them; this client never encrypts.
 // At most one encrypted data key is expected per message: refuse messages that claim many.
-const { decrypt: esdkDecrypt } = buildClient({
+const { decrypt: esdkDecrypt } = buildDecrypt({
   commitmentPolicy: CommitmentPolicy.REQUIRE_ENCRYPT_ALLOW_DECRYPT,
   maxEncryptedDataKeys: 4,
 });

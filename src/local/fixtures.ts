@@ -1,7 +1,7 @@
 import { gzipSync } from "node:zlib";
 import { AlgorithmSuiteIdentifier, buildClient, CommitmentPolicy } from "@aws-crypto/client-node";
 import { GenerateDataKeyCommand, type KMSClient } from "@aws-sdk/client-kms";
-import { keyringFor } from "../data-keys.ts";
+import { keyringFor } from "../das-keyring.ts";
 import { normalizedFields } from "../normalize-event.ts";
 import { parseResourceId } from "../resource-id.ts";
 import { buildEvents, type Engine, type Event, RECORD_VERSION, seededRandom } from "./das-events.ts";

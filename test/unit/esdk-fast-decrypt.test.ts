@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { AlgorithmSuiteIdentifier, buildClient, CommitmentPolicy } from "@aws-crypto/client-node";
 import { describe, expect, test } from "vitest";
-import { keyringFor } from "../../src/data-keys.ts";
+import { keyringFor } from "../../src/das-keyring.ts";
 import { fastDecrypt } from "../../src/esdk-fast-decrypt.ts";
 
 const { encrypt, decrypt } = buildClient(CommitmentPolicy.FORBID_ENCRYPT_ALLOW_DECRYPT);
