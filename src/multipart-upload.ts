@@ -52,15 +52,15 @@ export async function uploadStream(
 ): Promise<void> {
   const { signal } = options;
   const upload = new MultipartWriter(s3, params, options);
-  let stopped: (() => void) | undefined;
+  // Settles only when `signal` aborts: then this call rejects at once, whatever is in flight.
+  let rejectAborted: (error: Error) => void = () => undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    rejectAborted = reject;
+  });
   const stop = () => {
     upload.cancel();
-    stopped?.();
+    rejectAborted(abortError());
   };
-  // Settles only when `signal` aborts: then this call rejects at once, whatever is in flight.
-  const aborted = new Promise<never>((_, reject) => {
-    stopped = () => reject(abortError());
-  });
   if (signal?.aborted === true) stop();
   else signal?.addEventListener("abort", stop, { once: true });
   try {
@@ -232,15 +232,18 @@ class MultipartWriter {
     const sending: Promise<void> = this.#s3
       .send(request, { abortSignal: this.#cancel.signal })
       .then((answer) => {
-        if (answer.ETag === undefined) throw new Error(`UploadPart ${partNumber} answered without an ETag`);
+        const { ETag, ChecksumCRC32, ChecksumCRC32C, ChecksumCRC64NVME, ChecksumSHA1, ChecksumSHA256 } =
+          answer;
+        if (ETag === undefined) throw new Error(`UploadPart ${partNumber} answered without an ETag`);
+        // Whichever checksum S3 answered with goes into Complete; absent ones are not serialized.
         this.#done.push({
           PartNumber: partNumber,
-          ETag: answer.ETag,
-          ...(answer.ChecksumCRC32 === undefined ? {} : { ChecksumCRC32: answer.ChecksumCRC32 }),
-          ...(answer.ChecksumCRC32C === undefined ? {} : { ChecksumCRC32C: answer.ChecksumCRC32C }),
-          ...(answer.ChecksumCRC64NVME === undefined ? {} : { ChecksumCRC64NVME: answer.ChecksumCRC64NVME }),
-          ...(answer.ChecksumSHA1 === undefined ? {} : { ChecksumSHA1: answer.ChecksumSHA1 }),
-          ...(answer.ChecksumSHA256 === undefined ? {} : { ChecksumSHA256: answer.ChecksumSHA256 }),
+          ETag,
+          ChecksumCRC32,
+          ChecksumCRC32C,
+          ChecksumCRC64NVME,
+          ChecksumSHA1,
+          ChecksumSHA256,
         });
         // Only a part S3 took is reused: a cancelled request may still hold its buffer.
         this.#pool.give(part);

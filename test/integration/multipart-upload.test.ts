@@ -19,12 +19,7 @@ beforeAll(async () => {
   stack = await startLocalStack();
   stack.createBucket(BUCKET);
   proxy = await startFaultProxy(stack.s3Endpoint);
-  s3 = new S3Client({
-    endpoint: proxy.endpoint,
-    region: "us-east-1",
-    forcePathStyle: true,
-    credentials: { accessKeyId: "local", secretAccessKey: "local-secret" },
-  });
+  s3 = proxiedClient();
 });
 afterAll(async () => {
   s3.destroy();
@@ -34,6 +29,11 @@ afterAll(async () => {
 afterEach(() => {
   proxy.rule = () => ({ kind: "pass" });
 });
+
+/** A client whose every request crosses the fault proxy (region and keys: the stack's environment). */
+function proxiedClient(): S3Client {
+  return new S3Client({ endpoint: proxy.endpoint, forcePathStyle: true });
+}
 
 /** Bytes no two parts share, so a part sent twice, out of order or from a reused buffer shows. */
 function pattern(size: number, seed: number): Buffer {
@@ -263,12 +263,7 @@ test("a part refused while the body is waiting for its next chunk: the upload fa
 
 test("CompleteMultipartUpload lists each part's ETag and the checksum S3 answered with, in part order", async () => {
   const key = "checksums/complete";
-  const client = new S3Client({
-    endpoint: proxy.endpoint,
-    region: "us-east-1",
-    forcePathStyle: true,
-    credentials: { accessKeyId: "local", secretAccessKey: "local-secret" },
-  });
+  const client = proxiedClient();
   // The local server does not echo part checksums as S3 does: answer with the one each part sent.
   const sent = new Map<number, string>();
   let completed: { PartNumber?: number; ETag?: string; ChecksumCRC32?: string }[] | undefined;
