@@ -181,10 +181,11 @@ module.exports = async ({ resolveVariable }) => {
       Resource: [s3Arn(bucketName, params.rawPrefix)],
     },
     {
-      // GetObject here is the source read of the same-key copy that records the output's counts.
+      // Tags hold each output's counts (set after the upload: no new version, no ObjectCreated);
+      // an earlier run's tags tell whether it left a quarantine object that a clean rerun removes.
       Sid: "WriteDecryptedObjects",
       Effect: "Allow",
-      Action: ["s3:PutObject", "s3:AbortMultipartUpload", "s3:GetObject"],
+      Action: ["s3:PutObject", "s3:AbortMultipartUpload", "s3:PutObjectTagging", "s3:GetObjectTagging"],
       Resource: [s3Arn(outputBucket, params.outputPrefix)],
     },
     {
@@ -195,7 +196,8 @@ module.exports = async ({ resolveVariable }) => {
     },
     ...kmsDecryptStatements,
     {
-      // SSE-KMS of the plaintext written, and reading it back for the metadata copy; only via S3.
+      // SSE-KMS of the plaintext written; only via S3. kms:Decrypt too: a multipart upload's parts
+      // are encrypted under a data key S3 decrypts again for each part and at completion.
       Sid: "EncryptOutputThroughS3",
       Effect: "Allow",
       Action: ["kms:GenerateDataKey", "kms:Decrypt"],
@@ -359,12 +361,31 @@ function bucketResources(bucketName, params, outputKeyArn) {
               Condition: { Bool: { "aws:SecureTransport": "false" } },
             },
             {
-              Sid: "DenyPlaintextWithoutKms",
+              // Plaintext is never stored without SSE-KMS: a write that asks for other encryption is
+              // refused, and one that asks for none gets the bucket's default (SSE-KMS, above).
+              // UploadPart and CompleteMultipartUpload are authorized as s3:PutObject and never carry
+              // the header: only a header that is present (Null: false) and wrong is denied.
+              Sid: "DenyOutputWithoutKms",
               Effect: "Deny",
               Principal: "*",
               Action: "s3:PutObject",
               Resource: [objectsArn(params.outputPrefix), objectsArn(params.quarantinePrefix)],
-              Condition: { StringNotEquals: { "s3:x-amz-server-side-encryption": "aws:kms" } },
+              Condition: {
+                Null: { "s3:x-amz-server-side-encryption": "false" },
+                StringNotEquals: { "s3:x-amz-server-side-encryption": "aws:kms" },
+              },
+            },
+            {
+              // … and under the output key only: a KMS key named on the request must be that one.
+              Sid: "DenyOutputUnderOtherKmsKey",
+              Effect: "Deny",
+              Principal: "*",
+              Action: "s3:PutObject",
+              Resource: [objectsArn(params.outputPrefix), objectsArn(params.quarantinePrefix)],
+              Condition: {
+                Null: { "s3:x-amz-server-side-encryption-aws-kms-key-id": "false" },
+                StringNotEquals: { "s3:x-amz-server-side-encryption-aws-kms-key-id": outputKeyArn },
+              },
             },
           ],
         },
