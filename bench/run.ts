@@ -18,6 +18,10 @@
  * --max-semi-space-size=8, and the --no-allocation-site-pretenuring its entry point sets), so the
  * handler runs here as it runs in Lambda; the memory cases' processes get them from the stack's
  * configuration and the bundle's entry point themselves.
+ * `npm run bench:node22 -- <options>` runs it on the Lambda runtime's Node major (nodejs22.x, whose
+ * OpenSSL 3.5 verifies ECDSA P-384 faster than Node 20's 3.0), from `npm ci --prefix .ci/node22`;
+ * every process the bench starts runs on the same Node. The first line printed names the Node and
+ * its OpenSSL.
  * Environment: BENCH_PROFILE=<prefix> writes a CPU profile of each handler run; BENCH_CHILD_FLAGS
  * adds Node flags to the memory cases' processes (e.g. `--trace-gc`), and BENCH_CHILD_LOG=<file>
  * keeps what those processes print.
@@ -366,6 +370,7 @@ async function main(): Promise<void> {
     print({
       case: "machine",
       node: process.version,
+      openssl: process.versions.openssl,
       cpus: (await import("node:os")).cpus().length,
       cpuModel: (await import("node:os")).cpus()[0]?.model,
     });

@@ -6,14 +6,17 @@
 import { createInterface } from "node:readline";
 import { startFauxqs } from "fauxqs";
 import { startKmsEmulator } from "../src/local/kms-emulator.ts";
+import { startS3TagsFront } from "../src/local/s3-tags-front.ts";
 
 const s3 = await startFauxqs({ port: 0, host: "127.0.0.1", logger: false });
+// The function tags each output with its counts; fauxqs has no tagging.
+const front = await startS3TagsFront(s3.address);
 const kms = await startKmsEmulator({
   seed: "bench",
   faults: { latencyMs: Number(process.env.KMS_LATENCY_MS ?? "5") },
 });
 s3.createBucket("bench");
-process.stdout.write(`${JSON.stringify({ s3: s3.address, kms: kms.endpoint, keyArn: kms.keyArn })}\n`);
+process.stdout.write(`${JSON.stringify({ s3: front.endpoint, kms: kms.endpoint, keyArn: kms.keyArn })}\n`);
 for await (const line of createInterface({ input: process.stdin })) {
   if (line === "calls") process.stdout.write(`${JSON.stringify(kms.calls)}\n`);
   if (line === "reset") {
@@ -22,4 +25,5 @@ for await (const line of createInterface({ input: process.stdin })) {
     process.stdout.write("{}\n");
   }
 }
+await front.stop();
 await Promise.all([s3.stop(), kms.stop()]);

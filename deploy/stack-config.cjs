@@ -2,91 +2,107 @@
 // function's environment, its least-privilege IAM statements, the S3 event or bucket, the failure
 // queue and alarm, the output encryption key and, optionally, the Firehose delivery stream.
 // serverless.yml reads it with ${file(./deploy/stack-config.cjs):<part>}. It validates every
-// parameter the way the function validates its environment, and fails naming the parameter.
+// parameter the way the function validates its environment; deploy/preflight-plugin.cjs runs the
+// same checks (checkParams) before osls resolves this file, so a user sees every bad one at once.
 "use strict";
 
 const RESOURCE_ID = /^(cluster|db)-[A-Za-z0-9]+$/;
 const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/;
 const KINESIS_ARN = /^arn:aws[a-z-]*:kinesis:[a-z0-9-]+:\d{12}:stream\/[A-Za-z0-9_.-]+$/;
+const POSITIVE_INTEGER = /^[1-9][0-9]*$/;
 
+const PARAM_NAMES = [
+  "bucketName",
+  "existingBucket",
+  "rawPrefix",
+  "dasResourceId",
+  "dasResourceIdMap",
+  "dasKmsKeyArn",
+  "outputBucket",
+  "outputPrefix",
+  "quarantinePrefix",
+  "outputFormat",
+  "outputCompression",
+  "includeHeartbeats",
+  "outputKmsKeyArn",
+  "dasKinesisStreamArn",
+  "reservedConcurrency",
+];
+
+/** The message of every bad parameter found: one line each, then how to set them. */
+function describeProblems(problems) {
+  return [
+    ...problems,
+    'Set parameters with --param="<name>=<value>" or under params in serverless.yml.',
+  ].join("\n");
+}
+
+/** Every bad parameter at once; `problems` holds one "Parameter <name> …" line for each. */
 class ParameterError extends Error {
-  constructor(name, problem) {
-    super(`Parameter ${name} ${problem} (set it with --param="${name}=…" or in serverless.yml params)`);
+  constructor(problems) {
+    super(describeProblems(problems));
+    this.name = "ParameterError";
+    this.problems = problems;
   }
 }
 
-async function readParams(resolveVariable) {
-  const names = [
-    "bucketName",
-    "existingBucket",
-    "rawPrefix",
-    "dasResourceId",
-    "dasResourceIdMap",
-    "dasKmsKeyArn",
-    "outputBucket",
-    "outputPrefix",
-    "quarantinePrefix",
-    "outputFormat",
-    "outputCompression",
-    "includeHeartbeats",
-    "outputKmsKeyArn",
-    "dasKinesisStreamArn",
-  ];
+/**
+ * The parameters as trimmed strings ("" when unset), read with `readParam(name)`: osls's resolver
+ * of `param:<name>` here, its `param` variable source in the preflight plugin.
+ */
+async function readParams(readParam) {
   const params = {};
-  for (const name of names) {
-    const value = await resolveVariable(`param:${name}, ""`);
+  for (const name of PARAM_NAMES) {
+    const value = await readParam(name);
     params[name] = value === null || value === undefined ? "" : String(value).trim();
   }
   return params;
 }
 
-/** Resource ids by context key, from the single id and the prefix map. */
+/** Resource ids by encryption context key, from the single id and the prefix map, and what is wrong with them. */
 function resourceIds(params) {
+  const problems = [];
   const ids = [];
   if (params.dasResourceId !== "") ids.push(["dasResourceId", params.dasResourceId]);
+  let mapProblem = null;
   if (params.dasResourceIdMap !== "") {
-    let map;
+    let map = null;
     try {
       map = JSON.parse(params.dasResourceIdMap);
-    } catch {
-      throw new ParameterError(
-        "dasResourceIdMap",
-        'must be a JSON object like {"raw/cluster-a/":"cluster-…"}',
-      );
-    }
+    } catch {}
     if (map === null || typeof map !== "object" || Array.isArray(map)) {
-      throw new ParameterError(
-        "dasResourceIdMap",
-        'must be a JSON object like {"raw/cluster-a/":"cluster-…"}',
-      );
+      mapProblem = 'Parameter dasResourceIdMap must be a JSON object like {"raw/cluster-a/":"cluster-…"}';
+    } else {
+      for (const [prefix, id] of Object.entries(map)) ids.push([`dasResourceIdMap["${prefix}"]`, String(id)]);
     }
-    for (const [prefix, id] of Object.entries(map)) ids.push([`dasResourceIdMap["${prefix}"]`, String(id)]);
   }
-  if (ids.length === 0) {
-    throw new ParameterError(
-      "dasResourceId",
-      "is required: the DAS stream's resource id (cluster-… or db-…)",
-    );
+  if (ids.length === 0 && mapProblem === null) {
+    problems.push("Parameter dasResourceId is required: the DAS stream's resource id (cluster-… or db-…)");
   }
   const byContext = { "aws:rds:dbc-id": [], "aws:rds:db-id": [] };
   for (const [name, id] of ids) {
     const match = RESOURCE_ID.exec(id);
-    if (match === null)
-      throw new ParameterError(name, `must be a cluster-… or db-… resource id, got "${id}"`);
+    if (match === null) {
+      problems.push(`Parameter ${name} must be a cluster-… or db-… resource id, got "${id}"`);
+      continue;
+    }
     const list = byContext[match[1] === "cluster" ? "aws:rds:dbc-id" : "aws:rds:db-id"];
     if (!list.includes(id)) list.push(id);
   }
-  return byContext;
+  if (mapProblem !== null) problems.push(mapProblem);
+  return { byContext, problems };
 }
 
 function checkPrefixes(params) {
+  const problems = [];
   for (const name of ["rawPrefix", "outputPrefix", "quarantinePrefix"]) {
     if (params[name] === "" || !params[name].endsWith("/")) {
-      throw new ParameterError(name, `must be a non-empty key prefix ending in "/", got "${params[name]}"`);
+      problems.push(`Parameter ${name} must be a non-empty key prefix ending in "/", got "${params[name]}"`);
     }
   }
   const sameBucket = params.outputBucket === "" || params.outputBucket === params.bucketName;
-  if (!sameBucket) return;
+  // Overlap is only meaningful between well-formed prefixes ("" would overlap everything).
+  if (!sameBucket || problems.length > 0) return problems;
   const { rawPrefix, outputPrefix, quarantinePrefix } = params;
   for (const [name, other] of [
     ["outputPrefix", outputPrefix],
@@ -94,9 +110,58 @@ function checkPrefixes(params) {
   ]) {
     if (other.startsWith(rawPrefix) || rawPrefix.startsWith(other)) {
       // The notification filters on the raw prefix: output under it would trigger the function again.
-      throw new ParameterError(name, `must not overlap rawPrefix "${rawPrefix}" in the same bucket`);
+      problems.push(`Parameter ${name} must not overlap rawPrefix "${rawPrefix}" in the same bucket`);
     }
   }
+  return problems;
+}
+
+/**
+ * Every problem with the parameters, one "Parameter <name> …" line each (none: all valid). Pure: it
+ * needs no AWS access, so a deploy can report them all before credentials are looked at.
+ */
+function checkParams(params) {
+  const problems = [];
+  const oneOf = (name, allowed) => {
+    if (!allowed.includes(params[name])) {
+      problems.push(
+        `Parameter ${name} must be ${allowed.map((v) => `"${v}"`).join(" or ")}, got "${params[name]}"`,
+      );
+    }
+  };
+  oneOf("existingBucket", ["true", "false"]);
+  if (params.existingBucket === "true" && params.bucketName === "") {
+    problems.push("Parameter bucketName is required when existingBucket is true");
+  }
+  problems.push(...resourceIds(params).problems);
+  if (params.dasKmsKeyArn === "") {
+    problems.push(
+      "Parameter dasKmsKeyArn is required: the ARN of the KMS key the DAS stream uses (arn:aws:kms:…:key/…)",
+    );
+  } else if (!KMS_KEY_ARN.test(params.dasKmsKeyArn)) {
+    problems.push(
+      `Parameter dasKmsKeyArn must be the ARN of the KMS key the DAS stream uses (arn:aws:kms:…:key/…), got "${params.dasKmsKeyArn}"`,
+    );
+  }
+  if (params.outputKmsKeyArn !== "" && !KMS_KEY_ARN.test(params.outputKmsKeyArn)) {
+    problems.push("Parameter outputKmsKeyArn must be a KMS key ARN, or empty for a key of the stack");
+  }
+  if (params.dasKinesisStreamArn !== "" && !KINESIS_ARN.test(params.dasKinesisStreamArn)) {
+    problems.push(
+      "Parameter dasKinesisStreamArn must be the ARN of the aws-rds-das-… Kinesis stream, or empty",
+    );
+  }
+  oneOf("outputFormat", ["events", "records"]);
+  oneOf("outputCompression", ["gzip", "none"]);
+  oneOf("includeHeartbeats", ["true", "false"]);
+  problems.push(...checkPrefixes(params));
+  if (params.reservedConcurrency !== "" && !POSITIVE_INTEGER.test(params.reservedConcurrency)) {
+    // 0 would be accepted by Lambda and stop the function altogether.
+    problems.push(
+      `Parameter reservedConcurrency must be a whole number from 1, or empty for none reserved, got "${params.reservedConcurrency}"`,
+    );
+  }
+  return problems;
 }
 
 const sub = (text) => ({ "Fn::Sub": text });
@@ -108,37 +173,11 @@ const sub = (text) => ({ "Fn::Sub": text });
 const NODE_OPTIONS = "--enable-source-maps --max-semi-space-size=8";
 
 module.exports = async ({ resolveVariable }) => {
-  const params = await readParams(resolveVariable);
+  const params = await readParams((name) => resolveVariable(`param:${name}, ""`));
+  const problems = checkParams(params);
+  if (problems.length > 0) throw new ParameterError(problems);
   const existing = params.existingBucket === "true";
-  if (!["true", "false"].includes(params.existingBucket)) {
-    throw new ParameterError("existingBucket", 'must be "true" or "false"');
-  }
-  if (existing && params.bucketName === "") {
-    throw new ParameterError("bucketName", "is required when existingBucket is true");
-  }
-  if (!KMS_KEY_ARN.test(params.dasKmsKeyArn)) {
-    throw new ParameterError(
-      "dasKmsKeyArn",
-      "must be the ARN of the KMS key the DAS stream uses (arn:aws:kms:…:key/…)",
-    );
-  }
-  if (params.outputKmsKeyArn !== "" && !KMS_KEY_ARN.test(params.outputKmsKeyArn)) {
-    throw new ParameterError("outputKmsKeyArn", "must be a KMS key ARN, or empty for a key of the stack");
-  }
-  if (params.dasKinesisStreamArn !== "" && !KINESIS_ARN.test(params.dasKinesisStreamArn)) {
-    throw new ParameterError(
-      "dasKinesisStreamArn",
-      "must be the ARN of the aws-rds-das-… Kinesis stream, or empty",
-    );
-  }
-  if (!["events", "records"].includes(params.outputFormat))
-    throw new ParameterError("outputFormat", "must be events or records");
-  if (!["gzip", "none"].includes(params.outputCompression))
-    throw new ParameterError("outputCompression", "must be gzip or none");
-  if (!["true", "false"].includes(params.includeHeartbeats))
-    throw new ParameterError("includeHeartbeats", 'must be "true" or "false"');
-  checkPrefixes(params);
-  const ids = resourceIds(params);
+  const ids = resourceIds(params).byContext;
   const bucketName =
     params.bucketName !== ""
       ? params.bucketName
@@ -230,7 +269,17 @@ module.exports = async ({ resolveVariable }) => {
     FailedEventsQueueUrl: { Value: { Ref: "FailedEventsQueue" } },
     OutputEncryptionKeyArn: { Value: outputKeyArn },
   };
-  return { bucketName, outputBucket, environment, iamStatements, events, resources: { Resources, Outputs } };
+  // Unset: no reservation. A reserved 20 fails stack creation where the account's quota is 10 or 50.
+  const reservedConcurrency = params.reservedConcurrency === "" ? null : Number(params.reservedConcurrency);
+  return {
+    bucketName,
+    outputBucket,
+    environment,
+    iamStatements,
+    events,
+    reservedConcurrency,
+    resources: { Resources, Outputs },
+  };
 };
 
 function failureResources() {
@@ -474,3 +523,7 @@ function firehoseResources(bucketName, params, outputKeyArn) {
 }
 
 module.exports.NODE_OPTIONS = NODE_OPTIONS;
+module.exports.readParams = readParams;
+module.exports.checkParams = checkParams;
+module.exports.describeProblems = describeProblems;
+module.exports.ParameterError = ParameterError;

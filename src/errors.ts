@@ -204,3 +204,17 @@ function withLocation(message: string, at: ErrorLocation): string {
   if (at.byteOffset !== undefined) parts.push(`byte ${at.byteOffset}`);
   return parts.length === 0 ? message : `${parts.join(", ")}: ${message}`;
 }
+
+/**
+ * True when an S3 read of an object failed because there is no such object. Without
+ * `s3:ListBucket`, S3 answers a missing key with 403 AccessDenied instead of 404: the function's
+ * role is granted the read it makes (GetObjectTagging of its own output), so a 403 there means
+ * the object is absent too.
+ */
+export function isAbsentObjectError(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const shape = error as AwsErrorShape;
+  if (shape.name === "NoSuchKey" || shape.name === "NotFound" || shape.name === "AccessDenied") return true;
+  const status = shape.$metadata?.httpStatusCode;
+  return status === 404 || status === 403;
+}

@@ -42,6 +42,7 @@ export function publishObjectMetrics(metrics: ObjectMetrics, summary: ObjectSumm
   metrics.addMetric("BytesIn", MetricUnit.Bytes, summary.bytesIn);
   metrics.addMetric("BytesWritten", MetricUnit.Bytes, summary.bytesWritten);
   metrics.addMetric("ObjectDuration", MetricUnit.Milliseconds, summary.ms);
+  metrics.addMetric("CountTagsNotWritten", MetricUnit.Count, summary.countsNotTagged === undefined ? 0 : 1);
   metrics.publishStoredMetrics();
 }
 

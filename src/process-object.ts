@@ -52,6 +52,8 @@ export interface ObjectSummary extends OutputCounts {
   readonly quarantineKey?: string;
   /** Set when a stale quarantine object of an earlier run could not be deleted: the error's name. */
   readonly staleQuarantineNotDeleted?: string;
+  /** Set when the output's count tags could not be written (the output is complete): the error's name. */
+  readonly countsNotTagged?: string;
   /** Bytes read from S3 (compressed, when the object is). */
   readonly bytesIn: number;
   /** Bytes written to S3 (after output compression). */
@@ -113,14 +115,20 @@ export async function processObject(
   let bytesWritten = 0;
   let gzipFailure: GzipFailure | undefined;
   let staleQuarantineNotDeleted: string | undefined;
-  const source = await store.get(ref.bucket, ref.key, signal).catch((error: unknown) => {
+  // The earlier run's output, if any, tells by its tags whether it left a quarantine object.
+  const [source, earlierTags] = await Promise.all([
+    store.get(ref.bucket, ref.key, signal),
+    store.getTags(outputBucket, outputKey, signal),
+  ]).catch((error: unknown) => {
     throw aborted(signal) ? new DeadlineError(at) : error;
   });
+  // Metadata is set at creation, once: a multipart object appears only at CompleteMultipartUpload,
+  // which the commit gate holds until the books balance, so `source-etag` marks a complete output.
   const target: PutTarget = {
     bucket: outputBucket,
     key: outputKey,
     contentType: config.outputCompression === "gzip" ? "application/gzip" : "application/x-ndjson",
-    metadata: { "das-format": config.outputFormat },
+    metadata: { "das-format": config.outputFormat, "source-etag": source.etag },
   };
   const ledger = new RecordLedger({
     maxQuarantined: config.maxQuarantinedRecords,
@@ -204,7 +212,7 @@ export async function processObject(
   async function* commitGate(chunks: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
     yield* chunks;
     ledger.close(counts.records);
-    staleQuarantineNotDeleted = await quarantine.commit();
+    staleQuarantineNotDeleted = await quarantine.commit(mayHaveQuarantine(earlierTags));
   }
 
   const body = new PassThrough();
@@ -232,8 +240,14 @@ export async function processObject(
   try {
     await runPipeline(stages, signal);
   } catch (error) {
-    const failure = aborted(signal) ? new DeadlineError(at) : locate(error, at);
-    await Promise.all([uploading.catch(() => undefined), quarantine.discard(failure)]);
+    // A failed upload stops reading its body, which ends the pipeline with a premature close: the
+    // upload's own error says what happened (a body error reaches the upload as it is).
+    const uploadError = await uploading.then(
+      () => undefined,
+      (reason: unknown) => reason,
+    );
+    const failure = aborted(signal) ? new DeadlineError(at) : locate(uploadError ?? error, at);
+    await quarantine.discard(failure);
     throw failure;
   } finally {
     decryption.close();
@@ -259,22 +273,37 @@ export async function processObject(
     cacheHits: stats.hits,
     ms: 0,
   };
-  // Counts are known only now; S3 fixes metadata at creation, so they are set with a same-key copy.
-  // The source ETag goes in last: its presence marks the output as complete.
-  await store.replaceMetadata({ ...target, metadata: { ...target.metadata, ...summaryMetadata(summary) } });
-  return { ...summary, ms: Math.round(performance.now() - started) };
+  // Counts are known only now. Tags change no version and fire no ObjectCreated event; the output
+  // is complete already, so a refused tagging is reported, not failed.
+  const countsNotTagged = await store.putTags(outputBucket, outputKey, countTags(summary)).then(
+    () => undefined,
+    (error: unknown) => (error instanceof AwsCallError ? error.errorName : "Error"),
+  );
+  return {
+    ...summary,
+    ...(countsNotTagged === undefined ? {} : { countsNotTagged }),
+    ms: Math.round(performance.now() - started),
+  };
 }
 
-/** Metadata recorded on every output object. */
-export function summaryMetadata(summary: ObjectSummary): Record<string, string> {
+/** The tags of every output object: what its source gave (S3 takes at most 10 per object). */
+export function countTags(summary: ObjectSummary): Record<string, string> {
   return {
-    "source-etag": summary.sourceEtag,
     "records-in": String(summary.recordsIn),
     records: String(summary.records),
     quarantined: String(summary.quarantined),
     events: String(summary.events),
     "heartbeats-dropped": String(summary.heartbeatsDropped),
   };
+}
+
+/**
+ * Whether the earlier output's run may have left a quarantine object: not when there was no
+ * output, nor when its tags say it quarantined nothing; otherwise (tags missing) it may have.
+ */
+function mayHaveQuarantine(earlierTags: Readonly<Record<string, string>> | undefined): boolean {
+  if (earlierTags === undefined) return false;
+  return earlierTags.quarantined !== "0";
 }
 
 /** The variable that chose this key's resource id, for configuration error messages. */

@@ -60,7 +60,7 @@ export function quarantineLine(entry: QuarantineEntry): string {
 /**
  * Streams the quarantine object of one source object. The upload starts with the first entry, so a
  * clean object costs no upload; {@link commit} finishes it, or, when nothing was quarantined,
- * deletes a quarantine object left by an earlier run, so the bucket always shows the latest run.
+ * deletes a quarantine object an earlier run may have left, so the bucket shows the latest run.
  */
 export class QuarantineWriter {
   readonly #store: ObjectStore;
@@ -87,13 +87,15 @@ export class QuarantineWriter {
   }
 
   /**
-   * Completes the upload, or deletes a stale quarantine object when there were no entries. A
-   * refused delete does not fail a clean object (the output is right either way): its error name
-   * is returned for the summary instead.
+   * Completes the upload. When there were no entries and `earlierMayHaveOne`, deletes the stale
+   * quarantine object of an earlier run; otherwise it sends nothing (in a versioned bucket, a
+   * delete of a missing key would still leave a delete marker). A refused delete does not fail a
+   * clean object (the output is right either way): its error name is returned for the summary.
    * @throws AwsCallError when the quarantine upload fails.
    */
-  async commit(): Promise<string | undefined> {
+  async commit(earlierMayHaveOne: boolean): Promise<string | undefined> {
     if (this.#body === undefined || this.#upload === undefined) {
+      if (!earlierMayHaveOne) return undefined;
       return this.#store.delete(this.#target.bucket, this.#target.key).then(
         () => undefined,
         (error: unknown) => (error instanceof AwsCallError ? error.errorName : "Error"),

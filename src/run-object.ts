@@ -55,6 +55,13 @@ export async function runObject(
         errorName: summary.staleQuarantineNotDeleted,
       });
     }
+    if (summary.countsNotTagged !== undefined) {
+      logger.warn("the output is complete, but its count tags could not be written", {
+        bucket: summary.outputBucket,
+        key: summary.outputKey,
+        errorName: summary.countsNotTagged,
+      });
+    }
     publishObjectMetrics(metrics, summary);
     return { kind: "decrypted", summary };
   } catch (error) {

@@ -1,15 +1,15 @@
 import { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import {
-  CopyObjectCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   type GetObjectCommandOutput,
+  GetObjectTaggingCommand,
+  PutObjectTaggingCommand,
   type S3Client,
 } from "@aws-sdk/client-s3";
-import { BufferPool } from "./buffer-pool.ts";
-import { AwsCallError, isRetryableAwsError } from "./errors.ts";
-import { uploadStream } from "./multipart-upload.ts";
+import { AwsCallError, isAbsentObjectError, isRetryableAwsError } from "./errors.ts";
+import { uploadStream } from "./upload-stream.ts";
 
 /** A source object opened for reading. */
 export interface OpenedObject {
@@ -43,8 +43,13 @@ export interface ObjectStore {
    * @throws AwsCallError, the error `body` was destroyed with, or an `AbortError`.
    */
   put(target: PutTarget, body: Readable, signal?: AbortSignal): Promise<void>;
-  /** Replaces an object's user metadata in place (a same-key copy). @throws AwsCallError */
-  replaceMetadata(target: PutTarget): Promise<void>;
+  /**
+   * Sets an object's tags. Unlike metadata, tags change without writing a new version of the
+   * object and fire no `ObjectCreated` event. @throws AwsCallError
+   */
+  putTags(bucket: string, key: string, tags: Readonly<Record<string, string>>): Promise<void>;
+  /** An object's tags, or `undefined` when there is no such object. @throws AwsCallError */
+  getTags(bucket: string, key: string, signal?: AbortSignal): Promise<Record<string, string> | undefined>;
   /** Deletes an object; deleting one that does not exist succeeds. @throws AwsCallError */
   delete(bucket: string, key: string): Promise<void>;
 }
@@ -74,9 +79,6 @@ export function createS3Store(s3: S3Client, options: S3StoreOptions): ObjectStor
           BucketKeyEnabled: true,
         };
   const backoffMs = options.resumeBackoffMs ?? 100;
-  // One set of part buffers for every upload of this container: the parts in flight, plus the one
-  // being filled, plus one for a quarantine object written alongside.
-  const pool = new BufferPool(options.partBytes, options.queueSize + 2);
   const open = async (bucket: string, key: string, signal?: AbortSignal, from?: number, etag?: string) => {
     try {
       return await s3.send(
@@ -131,24 +133,32 @@ export function createS3Store(s3: S3Client, options: S3StoreOptions): ObjectStor
         Metadata: target.metadata,
         ...encryption,
       };
-      await uploadStream(s3, params, body, { pool, queueSize: options.queueSize, signal });
+      await uploadStream(s3, params, body, {
+        partBytes: options.partBytes,
+        queueSize: options.queueSize,
+        signal,
+      });
     },
 
-    async replaceMetadata(target) {
+    async putTags(bucket, key, tags) {
+      const TagSet = Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
       try {
-        await s3.send(
-          new CopyObjectCommand({
-            Bucket: target.bucket,
-            Key: target.key,
-            CopySource: `${target.bucket}/${encodeURIComponent(target.key)}`,
-            MetadataDirective: "REPLACE",
-            ContentType: target.contentType,
-            Metadata: target.metadata,
-            ...encryption,
-          }),
-        );
+        await s3.send(new PutObjectTaggingCommand({ Bucket: bucket, Key: key, Tagging: { TagSet } }));
       } catch (error) {
-        throw new AwsCallError("s3:CopyObject (metadata)", error, { bucket: target.bucket, key: target.key });
+        throw new AwsCallError("s3:PutObjectTagging", error, { bucket, key });
+      }
+    },
+
+    async getTags(bucket, key, signal) {
+      try {
+        const answer = await s3.send(
+          new GetObjectTaggingCommand({ Bucket: bucket, Key: key }),
+          signal === undefined ? {} : { abortSignal: signal },
+        );
+        return Object.fromEntries((answer.TagSet ?? []).map((tag) => [tag.Key ?? "", tag.Value ?? ""]));
+      } catch (error) {
+        if (isAbsentObjectError(error)) return undefined;
+        throw new AwsCallError("s3:GetObjectTagging", error, { bucket, key });
       }
     },
 

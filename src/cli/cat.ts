@@ -36,7 +36,10 @@ export async function catObject(options: CatOptions): Promise<ObjectSummary> {
       const sink = target.key === quarantineKey ? options.quarantine : out;
       await drainInto(body, sink);
     },
-    async replaceMetadata() {},
+    async putTags() {},
+    async getTags() {
+      return undefined;
+    },
     async delete() {},
   };
   return processObject({ bucket, key: options.key }, { ...deps, store });

@@ -4,14 +4,18 @@ import { describe, expect, test } from "vitest";
 const require = createRequire(import.meta.url);
 type StackConfig = {
   bucketName: string;
+  reservedConcurrency: number | null;
   environment: Record<string, unknown>;
   iamStatements: { Sid?: string; Condition?: unknown }[];
   events: unknown[];
   resources: { Resources: Record<string, unknown> };
 };
-const build = require("../../deploy/stack-config.cjs") as (input: {
+const build = require("../../deploy/stack-config.cjs") as ((input: {
   resolveVariable: (name: string) => Promise<unknown>;
-}) => Promise<StackConfig>;
+}) => Promise<StackConfig>) & {
+  checkParams: (params: Record<string, string>) => string[];
+  readParams: (readParam: (name: string) => Promise<unknown>) => Promise<Record<string, string>>;
+};
 
 const BASE: Record<string, string> = {
   dasResourceId: "cluster-P74MFUJBI3PYA2N5L22YVVX3VY",
@@ -25,16 +29,26 @@ const BASE: Record<string, string> = {
   includeHeartbeats: "false",
 };
 
-/** Resolves `param:x, ""` from the given params, and the stage/account/region of a pretend deploy. */
-function configWith(params: Record<string, string>): Promise<StackConfig> {
+/**
+ * Resolves `param:x, ""` from the given params, and the stage/account/region of a pretend deploy;
+ * `asked` records what was resolved, in order.
+ */
+function configWith(params: Record<string, string>, asked: string[] = []): Promise<StackConfig> {
   const values: Record<string, string> = { ...BASE, ...params };
   return build({
     resolveVariable: async (expression) => {
+      asked.push(expression);
       const [source, name] = expression.replace(/, "".*$/, "").split(":");
       if (source === "param") return values[name ?? ""] ?? "";
       return { "sls:stage": "prod", "aws:accountId": "111122223333", "aws:region": "eu-west-1" }[expression];
     },
   });
+}
+
+/** The problems checkParams finds in BASE with these changes. */
+async function problemsWith(params: Record<string, string>): Promise<string[]> {
+  const values: Record<string, string> = { ...BASE, ...params };
+  return build.checkParams(await build.readParams(async (name) => values[name]));
 }
 
 describe("stack parameters are validated and name the parameter at fault", () => {
@@ -52,9 +66,56 @@ describe("stack parameters are validated and name the parameter at fault", () =>
     [{ existingBucket: "true" }, /Parameter bucketName is required when existingBucket is true/],
     [{ outputFormat: "csv" }, /Parameter outputFormat/],
     [{ dasKinesisStreamArn: "aws-rds-das-x" }, /Parameter dasKinesisStreamArn/],
+    [{ reservedConcurrency: "0" }, /Parameter reservedConcurrency must be a whole number from 1/],
+    [{ reservedConcurrency: "-5" }, /Parameter reservedConcurrency must be a whole number from 1/],
+    [{ reservedConcurrency: "2.5" }, /Parameter reservedConcurrency must be a whole number from 1/],
+    [{ reservedConcurrency: "ten" }, /Parameter reservedConcurrency must be a whole number from 1/],
   ])("%j", async (params, message) => {
     await expect(configWith(params)).rejects.toThrow(message);
   });
+});
+
+test("every bad parameter is reported at once, one line each, before the account is asked for", async () => {
+  const asked: string[] = [];
+  const bad = {
+    dasResourceId: "my-cluster",
+    dasKmsKeyArn: "",
+    outputCompression: "zstd",
+    quarantinePrefix: "raw/q/",
+    reservedConcurrency: "0",
+  };
+  const failure = configWith(bad, asked);
+  await expect(failure).rejects.toThrow(
+    [
+      'Parameter dasResourceId must be a cluster-… or db-… resource id, got "my-cluster"',
+      "Parameter dasKmsKeyArn is required: the ARN of the KMS key the DAS stream uses (arn:aws:kms:…:key/…)",
+      'Parameter outputCompression must be "gzip" or "none", got "zstd"',
+      'Parameter quarantinePrefix must not overlap rawPrefix "raw/" in the same bucket',
+      'Parameter reservedConcurrency must be a whole number from 1, or empty for none reserved, got "0"',
+      'Set parameters with --param="<name>=<value>" or under params in serverless.yml.',
+    ].join("\n"),
+  );
+  expect(asked.every((expression) => expression.startsWith("param:"))).toBe(true);
+});
+
+test("a malformed prefix is reported alone, not also as overlapping the others", async () => {
+  expect(await problemsWith({ rawPrefix: "" })).toEqual([
+    'Parameter rawPrefix must be a non-empty key prefix ending in "/", got ""',
+  ]);
+});
+
+test("valid parameters have no problems, and a resource id map stands in for the single id", async () => {
+  expect(await problemsWith({})).toEqual([]);
+  expect(await problemsWith({ dasResourceId: "", dasResourceIdMap: '{"raw/a/":"db-ABC"}' })).toEqual([]);
+});
+
+test.each([
+  ["", null],
+  ["7", 7],
+  ["1", 1],
+  [" 120 ", 120],
+])("reservedConcurrency %j reserves %j executions (null: none)", async (value, reserved) => {
+  expect((await configWith({ reservedConcurrency: value })).reservedConcurrency).toBe(reserved);
 });
 
 test("without a bucket name the stack names its bucket from stage, account and region", async () => {

@@ -33,7 +33,8 @@ describe("the function", () => {
     expect(fn.Handler).toBe("functions/decrypt.handler");
     expect(fn.MemorySize).toBe(1769);
     expect(fn.Timeout).toBe(900);
-    expect(fn.ReservedConcurrentExecutions).toBe(20);
+    // No reservation unless the reservedConcurrency parameter is given (deploy-errors.test.ts).
+    expect(fn).not.toHaveProperty("ReservedConcurrentExecutions");
     expect(fn.Environment.Variables).toMatchObject({
       NODE_OPTIONS: "--enable-source-maps --max-semi-space-size=8",
       DAS_RESOURCE_ID: "cluster-P74MFUJBI3PYA2N5L22YVVX3VY",
@@ -114,7 +115,7 @@ describe("the bucket", () => {
     });
   });
 
-  test("denies requests without TLS and plaintext writes without SSE-KMS", () => {
+  test("denies requests without TLS, and output writes that ask for other encryption or another KMS key", () => {
     const policy = props("DasBucketPolicy").PolicyDocument.Statement as Statement[];
     expect(policy).toContainEqual({
       Sid: "DenyInsecureTransport",
@@ -127,10 +128,24 @@ describe("the bucket", () => {
       ],
       Condition: { Bool: { "aws:SecureTransport": "false" } },
     });
-    expect(policy.find((s) => s.Sid === "DenyPlaintextWithoutKms")).toMatchObject({
+    // Only a header that is present and wrong is denied: UploadPart and Complete carry none.
+    expect(policy.find((s) => s.Sid === "DenyOutputWithoutKms")).toMatchObject({
       Effect: "Deny",
       Action: "s3:PutObject",
-      Condition: { StringNotEquals: { "s3:x-amz-server-side-encryption": "aws:kms" } },
+      Condition: {
+        Null: { "s3:x-amz-server-side-encryption": "false" },
+        StringNotEquals: { "s3:x-amz-server-side-encryption": "aws:kms" },
+      },
+    });
+    expect(policy.find((s) => s.Sid === "DenyOutputUnderOtherKmsKey")).toMatchObject({
+      Effect: "Deny",
+      Action: "s3:PutObject",
+      Condition: {
+        Null: { "s3:x-amz-server-side-encryption-aws-kms-key-id": "false" },
+        StringNotEquals: {
+          "s3:x-amz-server-side-encryption-aws-kms-key-id": { "Fn::GetAtt": ["OutputEncryptionKey", "Arn"] },
+        },
+      },
     });
   });
 
@@ -175,7 +190,7 @@ describe("the function's IAM role is least privilege", () => {
     });
     expect(withSid("WriteDecryptedObjects")).toEqual({
       sid: "WriteDecryptedObjects",
-      actions: ["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"],
+      actions: ["s3:AbortMultipartUpload", "s3:GetObjectTagging", "s3:PutObject", "s3:PutObjectTagging"],
       resource: [sub("arn:${AWS::Partition}:s3:::das-decrypt-ci-example/decrypted/*")],
       condition: undefined,
     });

@@ -8,7 +8,7 @@ import {
   type SuiteName,
 } from "../../src/local/fixtures.ts";
 import { encodeS3Key, type LocalStack, s3Notification, startLocalStack } from "../../src/local/stack.ts";
-import { getBytes, handlerFor, headMetadata, listKeys, putObject, readLines } from "../support/harness.ts";
+import { getBytes, handlerFor, listKeys, outputFacts, putObject, readLines } from "../support/harness.ts";
 
 const BUCKET = "das-pipeline";
 const CLUSTER = "cluster-P74MFUJBI3PYA2N5L22YVVX3VY";
@@ -76,7 +76,7 @@ describe("the handler decrypts Firehose objects of every engine into mirrored ND
     expect(await readLines(stack, BUCKET, outputKey)).toEqual(expected);
     // 40 records under a key rotated every 15: three distinct data keys, three KMS calls.
     expect(kmsDecrypts() - before).toBe(3);
-    expect(await headMetadata(stack, BUCKET, outputKey)).toMatchObject({
+    expect(await outputFacts(stack, BUCKET, outputKey)).toMatchObject({
       "source-etag": fixture.etag,
       records: "40",
       events: String(expected.length),
@@ -215,7 +215,7 @@ test("an empty object still gets its empty decrypted twin", async () => {
   const { handler } = handlerFor(stack, { DAS_RESOURCE_ID: CLUSTER });
   await handler(s3Notification(BUCKET, key, etag));
   expect(await readLines(stack, BUCKET, `decrypted/${key}.gz`)).toEqual([]);
-  expect(await headMetadata(stack, BUCKET, `decrypted/${key}.gz`)).toMatchObject({
+  expect(await outputFacts(stack, BUCKET, `decrypted/${key}.gz`)).toMatchObject({
     records: "0",
     events: "0",
   });

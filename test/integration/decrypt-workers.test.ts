@@ -3,7 +3,7 @@ import { DecryptPool } from "../../src/decrypt-pool.ts";
 import { DasDecryptError, DeadlineError } from "../../src/errors.ts";
 import { buildFirehoseObject, type FirehoseObject } from "../../src/local/fixtures.ts";
 import { type LocalStack, s3Notification, startLocalStack } from "../../src/local/stack.ts";
-import { getBytes, handlerFor, headMetadata, listKeys, putObject } from "../support/harness.ts";
+import { getBytes, handlerFor, listKeys, outputFacts, putObject } from "../support/harness.ts";
 
 const BUCKET = "das-workers";
 const CLUSTER = "cluster-P74MFUJBI3PYA2N5L22YVVX3VY";
@@ -60,7 +60,7 @@ async function decryptWith(workers: string, batch: string, key: string) {
   return {
     output: await getBytes(stack, BUCKET, `decrypted/${key}.gz`),
     quarantine: await getBytes(stack, BUCKET, `quarantine/${key}`),
-    metadata: await headMetadata(stack, BUCKET, `decrypted/${key}.gz`),
+    metadata: await outputFacts(stack, BUCKET, `decrypted/${key}.gz`),
     kmsCalls: kmsDecrypts() - before,
     summary: log.lines.find((line) => line.message === "object decrypted")?.extra,
   };
@@ -135,6 +135,6 @@ describe("decryption in worker threads", () => {
     const next = "raw/workers/after-stop";
     await putObject(stack, BUCKET, next, fixture.body);
     await handler(s3Notification(BUCKET, next));
-    expect((await headMetadata(stack, BUCKET, `decrypted/${next}.gz`))?.records).toBe("120");
+    expect((await outputFacts(stack, BUCKET, `decrypted/${next}.gz`))?.records).toBe("120");
   });
 });

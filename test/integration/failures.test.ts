@@ -13,7 +13,7 @@ import {
   withFields,
 } from "../support/bad-records.ts";
 import { type AssembledObject, assemble, expectedLine, type Part } from "../support/corpus.ts";
-import { headMetadata, listKeys, putObject, readLines } from "../support/harness.ts";
+import { listKeys, outputFacts, putObject, readLines } from "../support/harness.ts";
 import { LeakWatch } from "../support/leak-watch.ts";
 
 const BUCKET = "das-failures";
@@ -102,7 +102,7 @@ async function expectHandled(name: string, object: AssembledObject, extra: { rec
     quarantined,
     quarantineReasons: reasons,
   });
-  expect(await headMetadata(stack, BUCKET, outputKey)).toMatchObject({
+  expect(await outputFacts(stack, BUCKET, outputKey)).toMatchObject({
     "records-in": String(recordsIn),
     records: String(object.good.length),
     quarantined: String(quarantined),

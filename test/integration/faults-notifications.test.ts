@@ -2,7 +2,7 @@ import { afterAll, beforeAll, expect, test } from "vitest";
 import { buildFirehoseObject, expectedEventLines, type FirehoseObject } from "../../src/local/fixtures.ts";
 import { type LocalStack, s3Notification, startLocalStack } from "../../src/local/stack.ts";
 import { tamperedMessage } from "../support/bad-records.ts";
-import { getBytes, headMetadata, listKeys, putObject, readLines } from "../support/harness.ts";
+import { getBytes, listKeys, outputFacts, putObject, readLines } from "../support/harness.ts";
 import { LeakWatch } from "../support/leak-watch.ts";
 
 const BUCKET = "das-notifications";
@@ -50,7 +50,7 @@ async function snapshot(key: string) {
   return {
     output: await getBytes(stack, BUCKET, `decrypted/${key}`),
     quarantine: await getBytes(stack, BUCKET, `quarantine/${key}`),
-    metadata: await headMetadata(stack, BUCKET, `decrypted/${key}`),
+    metadata: await outputFacts(stack, BUCKET, `decrypted/${key}`),
   };
 }
 

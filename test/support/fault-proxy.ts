@@ -13,6 +13,8 @@ export type S3Operation =
   | "UploadPart"
   | "CompleteMultipartUpload"
   | "AbortMultipartUpload"
+  | "PutObjectTagging"
+  | "GetObjectTagging"
   | "Other";
 
 export interface ProxiedRequest {
@@ -159,6 +161,10 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
 function classify(method: string, url: URL, headers: IncomingMessage["headers"]): S3Operation {
   const query = url.searchParams;
   const hasKey = url.pathname.split("/").filter((part) => part !== "").length > 1;
+  if (hasKey && query.has("tagging")) {
+    if (method === "PUT") return "PutObjectTagging";
+    if (method === "GET") return "GetObjectTagging";
+  }
   if (method === "GET") return hasKey ? "GetObject" : "ListObjects";
   if (method === "HEAD") return hasKey ? "HeadObject" : "Other";
   if (method === "PUT" && hasKey) {

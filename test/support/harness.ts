@@ -1,6 +1,7 @@
 import { gunzipSync } from "node:zlib";
 import {
   GetObjectCommand,
+  GetObjectTaggingCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
@@ -78,6 +79,23 @@ export async function headMetadata(
 ): Promise<Record<string, string>> {
   const answer = await stack.s3Client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
   return answer.Metadata ?? {};
+}
+
+/**
+ * What the function records on an output object: its metadata (set at creation: `das-format`,
+ * `source-etag`) and its tags (set after the upload: the counts), in one record.
+ */
+export async function outputFacts(
+  stack: LocalStack,
+  bucket: string,
+  key: string,
+): Promise<Record<string, string>> {
+  const [metadata, tagging] = await Promise.all([
+    headMetadata(stack, bucket, key),
+    stack.s3Client.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: key })),
+  ]);
+  const tags = Object.fromEntries((tagging.TagSet ?? []).map((tag) => [tag.Key ?? "", tag.Value ?? ""]));
+  return { ...metadata, ...tags };
 }
 
 export async function listKeys(stack: LocalStack, bucket: string, prefix = ""): Promise<string[]> {

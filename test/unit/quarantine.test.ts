@@ -64,7 +64,8 @@ describe("QuarantineWriter", () => {
         for await (const chunk of body) chunks.push(Buffer.from(chunk as Buffer));
         calls.push({ op: "put", body: Buffer.concat(chunks).toString() });
       },
-      replaceMetadata: () => Promise.reject(new Error("unused")),
+      putTags: () => Promise.reject(new Error("unused")),
+      getTags: () => Promise.reject(new Error("unused")),
       async delete() {
         calls.push({ op: "delete" });
       },
@@ -80,17 +81,23 @@ describe("QuarantineWriter", () => {
     raw: Buffer.from("x"),
   });
 
-  test("with nothing quarantined, commit deletes a stale quarantine object and uploads nothing", async () => {
+  test("with nothing quarantined, commit deletes the quarantine object an earlier run may have left, and uploads nothing", async () => {
     const { store, calls } = fakeStore();
-    expect(await new QuarantineWriter(store, target).commit()).toBeUndefined();
+    expect(await new QuarantineWriter(store, target).commit(true)).toBeUndefined();
     expect(calls).toEqual([{ op: "delete" }]);
+  });
+
+  test("with nothing quarantined and no earlier quarantine object, commit sends no request at all", async () => {
+    const { store, calls } = fakeStore();
+    expect(await new QuarantineWriter(store, target).commit(false)).toBeUndefined();
+    expect(calls).toEqual([]);
   });
 
   test("a refused delete does not fail the object: the error's name is returned for the summary", async () => {
     const { store } = fakeStore();
     const denied = Object.assign(new Error("denied"), { name: "AccessDenied" });
     store.delete = () => Promise.reject(new AwsCallError("s3:DeleteObject", denied));
-    expect(await new QuarantineWriter(store, target).commit()).toBe("AccessDenied");
+    expect(await new QuarantineWriter(store, target).commit(true)).toBe("AccessDenied");
   });
 
   test("commits its lines in order as one object", async () => {
@@ -98,7 +105,7 @@ describe("QuarantineWriter", () => {
     const writer = new QuarantineWriter(store, target);
     await writer.write(entry(1));
     await writer.write(entry(2));
-    await writer.commit();
+    await writer.commit(true);
     expect(calls).toEqual([{ op: "put", body: quarantineLine(entry(1)) + quarantineLine(entry(2)) }]);
   });
 
