@@ -6,7 +6,7 @@ import {
   handleBatchOperations,
   isBatchOperationsEvent,
 } from "./batch-operations.ts";
-import { createClients } from "./clients.ts";
+import { type AwsClients, createClients } from "./clients.ts";
 import { type Config, loadConfig } from "./config.ts";
 import { buildDataKeySource } from "./data-keys.ts";
 import { DasDecryptError } from "./errors.ts";
@@ -41,6 +41,8 @@ export interface HandlerOptions {
   /** Powertools Metrics (EMF on stdout) unless given. */
   readonly metrics?: ObjectMetrics;
   readonly deps?: ProcessDeps;
+  /** SDK clients to build the collaborators on, instead of new ones (tests record what they send). */
+  readonly clients?: AwsClients;
 }
 
 /**
@@ -55,7 +57,7 @@ export function createHandler(
   const config = loadConfig(env);
   const logger = options.logger ?? powertoolsLog(new Logger({ serviceName: "das-decrypt" }));
   const metrics = options.metrics ?? createMetrics(config.metricsNamespace);
-  const deps = options.deps ?? buildDeps(config);
+  const deps = options.deps ?? buildDeps(config, options.clients);
 
   return async (event, context) => {
     if (isBatchOperationsEvent(event)) {
@@ -95,8 +97,8 @@ export function createHandler(
 }
 
 /** The production collaborators: real S3 and KMS clients, one data key cache per container. */
-export function buildDeps(config: Config): ProcessDeps {
-  const { s3, kms } = createClients(config);
+export function buildDeps(config: Config, clients: AwsClients = createClients(config)): ProcessDeps {
+  const { s3, kms } = clients;
   const keys = buildDataKeySource({
     kms,
     cacheSize: config.dataKeyCacheSize,
