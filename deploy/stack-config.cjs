@@ -339,6 +339,14 @@ function outputKeyResources() {
 function bucketResources(bucketName, params, outputKeyArn) {
   const bucketArn = sub(`arn:\${AWS::Partition}:s3:::${bucketName}`);
   const objectsArn = (prefix) => sub(`arn:\${AWS::Partition}:s3:::${bucketName}/${prefix}*`);
+  const denyOutputWriteUnless = (Sid, header, value) => ({
+    Sid,
+    Effect: "Deny",
+    Principal: "*",
+    Action: "s3:PutObject",
+    Resource: [objectsArn(params.outputPrefix), objectsArn(params.quarantinePrefix)],
+    Condition: { Null: { [header]: "false" }, StringNotEquals: { [header]: value } },
+  });
   return {
     DecryptS3InvokePermission: {
       Type: "AWS::Lambda::Permission",
@@ -409,33 +417,17 @@ function bucketResources(bucketName, params, outputKeyArn) {
               Resource: [bucketArn, sub(`arn:\${AWS::Partition}:s3:::${bucketName}/*`)],
               Condition: { Bool: { "aws:SecureTransport": "false" } },
             },
-            {
-              // Plaintext is never stored without SSE-KMS: a write that asks for other encryption is
-              // refused, and one that asks for none gets the bucket's default (SSE-KMS, above).
-              // UploadPart and CompleteMultipartUpload are authorized as s3:PutObject and never carry
-              // the header: only a header that is present (Null: false) and wrong is denied.
-              Sid: "DenyOutputWithoutKms",
-              Effect: "Deny",
-              Principal: "*",
-              Action: "s3:PutObject",
-              Resource: [objectsArn(params.outputPrefix), objectsArn(params.quarantinePrefix)],
-              Condition: {
-                Null: { "s3:x-amz-server-side-encryption": "false" },
-                StringNotEquals: { "s3:x-amz-server-side-encryption": "aws:kms" },
-              },
-            },
-            {
-              // … and under the output key only: a KMS key named on the request must be that one.
-              Sid: "DenyOutputUnderOtherKmsKey",
-              Effect: "Deny",
-              Principal: "*",
-              Action: "s3:PutObject",
-              Resource: [objectsArn(params.outputPrefix), objectsArn(params.quarantinePrefix)],
-              Condition: {
-                Null: { "s3:x-amz-server-side-encryption-aws-kms-key-id": "false" },
-                StringNotEquals: { "s3:x-amz-server-side-encryption-aws-kms-key-id": outputKeyArn },
-              },
-            },
+            // Plaintext is never stored without SSE-KMS: a write that asks for other encryption, or
+            // for another KMS key than the output's, is refused; one that asks for none gets the
+            // bucket's default (SSE-KMS under the output key, above). UploadPart and
+            // CompleteMultipartUpload are authorized as s3:PutObject and never carry these headers:
+            // only a header that is present (Null: false) and wrong is denied.
+            denyOutputWriteUnless("DenyOutputWithoutKms", "s3:x-amz-server-side-encryption", "aws:kms"),
+            denyOutputWriteUnless(
+              "DenyOutputUnderOtherKmsKey",
+              "s3:x-amz-server-side-encryption-aws-kms-key-id",
+              outputKeyArn,
+            ),
           ],
         },
       },

@@ -2,11 +2,9 @@
  * The handler against moto's S3 with versioning on: a server implementation we did not write, that
  * keeps every version and every delete marker, so an extra write or a needless delete shows.
  */
-import { gunzipSync } from "node:zlib";
 import { KMSClient } from "@aws-sdk/client-kms";
 import {
   CreateBucketCommand,
-  GetObjectCommand,
   GetObjectTaggingCommand,
   HeadObjectCommand,
   ListObjectVersionsCommand,
@@ -30,7 +28,7 @@ import { type KmsEmulator, startKmsEmulator } from "../../src/local/kms-emulator
 import { s3Notification } from "../../src/s3-notification.ts";
 import { cutMessage, tamperedMessage } from "../support/bad-records.ts";
 import { type FaultProxy, type ProxiedRequest, startFaultProxy } from "../support/fault-proxy.ts";
-import { CapturingLog } from "../support/harness.ts";
+import { CapturingLog, readLines } from "../support/harness.ts";
 import { type MotoServer, startMotoServer } from "../support/moto-server.ts";
 
 const CLUSTER = "cluster-P74MFUJBI3PYA2N5L22YVVX3VY";
@@ -132,18 +130,6 @@ async function sourceEtagOf(bucket: string, key: string, versionId?: string): Pr
   return head.Metadata?.["source-etag"];
 }
 
-async function outputLines(bucket: string, key: string): Promise<unknown[]> {
-  const answer = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-  const bytes = Buffer.from((await answer.Body?.transformToByteArray()) ?? []);
-  const text = (bytes[0] === 0x1f && bytes[1] === 0x8b ? gunzipSync(bytes) : bytes).toString("utf8");
-  return text === ""
-    ? []
-    : text
-        .trimEnd()
-        .split("\n")
-        .map((line) => JSON.parse(line));
-}
-
 async function tagsOf(bucket: string, key: string): Promise<Record<string, string>> {
   const answer = await s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: key }));
   return Object.fromEntries((answer.TagSet ?? []).map((tag) => [tag.Key ?? "", tag.Value ?? ""]));
@@ -232,7 +218,7 @@ test("a multipart and a single-part output each have exactly one version, carryi
   expect(describeRequests(requestsUnder(bucket, "quarantine/", from))).toEqual([]);
   for (const [key, { etag, records }] of expected) {
     expect(await sourceEtagOf(bucket, key), key).toBe(etag);
-    expect(await outputLines(bucket, key)).toEqual(expectedEventLines(records));
+    expect(await readLines({ s3Client: s3 }, bucket, key)).toEqual(expectedEventLines(records));
   }
   // Mostly the 10,000-event fixture being encrypted: about 3 s idle, 12 s on a busy 2-core box.
 }, 60_000);
@@ -261,7 +247,7 @@ test("a rerun that is now clean deletes the earlier run's quarantine object; a f
   const damaged = await objectWithBadRecords({ seed: 3 }, [2, 5]);
   const firstEtag = await putSource(bucket, key, damaged.body);
   await runHandler(bucket, key);
-  expect(await outputLines(bucket, output)).toEqual(expectedEventLines(damaged.good));
+  expect(await readLines({ s3Client: s3 }, bucket, output)).toEqual(expectedEventLines(damaged.good));
   const afterFirst = await versionsUnder(bucket, quarantineKey);
   expect(afterFirst.deleteMarkers).toEqual([]);
   expect(versionCount(afterFirst, quarantineKey)).toBe(1);
@@ -279,7 +265,7 @@ test("a rerun that is now clean deletes the earlier run's quarantine object; a f
   expect(versionCount(outputs, output)).toBe(2);
   const latest = outputs.versions.find((version) => version.key === output && version.isLatest);
   expect(await sourceEtagOf(bucket, output, latest?.versionId)).toBe(secondEtag);
-  expect(await outputLines(bucket, output)).toEqual(expectedEventLines(clean.records));
+  expect(await readLines({ s3Client: s3 }, bucket, output)).toEqual(expectedEventLines(clean.records));
 
   const from = proxy?.requests.length ?? 0;
   await runHandler(bucket, key);
@@ -312,7 +298,7 @@ test("the output's tags hold the run's counts: records-in, records, quarantined,
     events: String(events.length),
     "heartbeats-dropped": String(heartbeats),
   });
-  expect(await outputLines(bucket, `decrypted/${key}`)).toEqual(events);
+  expect(await readLines({ s3Client: s3 }, bucket, `decrypted/${key}`)).toEqual(events);
 });
 
 test("das-decrypt reprocess counts an output written by the handler as up to date, and not once its source changes", async () => {

@@ -9,6 +9,9 @@ import {
 import { createHandler, type DecryptHandler, type Log } from "../../src/handler.ts";
 import type { LocalStack } from "../../src/local/stack.ts";
 
+/** What the S3 helpers below need: a client of the S3 under test (the local stack's, or moto's). */
+export type S3Side = Pick<LocalStack, "s3Client">;
+
 /** Every CapturingLog made in this test file; the suite-wide leak scan reads them all. */
 export const capturedLogs = new Set<CapturingLog>();
 
@@ -53,7 +56,7 @@ export async function putObject(
   return (answer.ETag ?? "").replace(/"/g, "");
 }
 
-export async function getBytes(stack: LocalStack, bucket: string, key: string): Promise<Buffer> {
+export async function getBytes(stack: S3Side, bucket: string, key: string): Promise<Buffer> {
   const answer = await stack.s3Client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
   return Buffer.from(
     await (answer.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray(),
@@ -61,7 +64,7 @@ export async function getBytes(stack: LocalStack, bucket: string, key: string): 
 }
 
 /** The NDJSON lines of an output object, gunzipped when it is compressed. */
-export async function readLines(stack: LocalStack, bucket: string, key: string): Promise<unknown[]> {
+export async function readLines(stack: S3Side, bucket: string, key: string): Promise<unknown[]> {
   const bytes = await getBytes(stack, bucket, key);
   const text = (bytes[0] === 0x1f && bytes[1] === 0x8b ? gunzipSync(bytes) : bytes).toString("utf8");
   return text === ""
@@ -98,7 +101,7 @@ export async function outputFacts(
   return { ...metadata, ...tags };
 }
 
-export async function listKeys(stack: LocalStack, bucket: string, prefix = ""): Promise<string[]> {
+export async function listKeys(stack: S3Side, bucket: string, prefix = ""): Promise<string[]> {
   const answer = await stack.s3Client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }));
   return (answer.Contents ?? []).map((object) => object.Key ?? "").sort();
 }
