@@ -428,6 +428,18 @@ function bucketResources(bucketName, params, outputKeyArn) {
               "s3:x-amz-server-side-encryption-aws-kms-key-id",
               outputKeyArn,
             ),
+            {
+              // aws:kms without a key id would mean S3's AWS managed key (aws/s3), not the output's.
+              Sid: "DenyOutputUnderManagedKey",
+              Effect: "Deny",
+              Principal: "*",
+              Action: "s3:PutObject",
+              Resource: [objectsArn(params.outputPrefix), objectsArn(params.quarantinePrefix)],
+              Condition: {
+                StringEquals: { "s3:x-amz-server-side-encryption": "aws:kms" },
+                Null: { "s3:x-amz-server-side-encryption-aws-kms-key-id": "true" },
+              },
+            },
           ],
         },
       },

@@ -207,14 +207,13 @@ function withLocation(message: string, at: ErrorLocation): string {
 
 /**
  * True when an S3 read of an object failed because there is no such object. Without
- * `s3:ListBucket`, S3 answers a missing key with 403 AccessDenied instead of 404: the function's
- * role is granted the read it makes (GetObjectTagging of its own output), so a 403 there means
- * the object is absent too.
+ * `s3:ListBucket`, S3 answers a missing key with 403 AccessDenied instead of 404: where the caller
+ * is granted the read (the function's GetObjectTagging of its own output), AccessDenied means the
+ * object is absent too. Other 403s (expired token, bad signature, clock skew) are not absence.
  */
 export function isAbsentObjectError(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   const shape = error as AwsErrorShape;
   if (shape.name === "NoSuchKey" || shape.name === "NotFound" || shape.name === "AccessDenied") return true;
-  const status = shape.$metadata?.httpStatusCode;
-  return status === 404 || status === 403;
+  return shape.name !== "NoSuchBucket" && shape.$metadata?.httpStatusCode === 404;
 }

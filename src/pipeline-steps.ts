@@ -30,3 +30,12 @@ export function runPipeline(stages: unknown[], signal: AbortSignal | undefined):
   const run = pipeline as unknown as (...args: unknown[]) => Promise<void>;
   return run(...stages, signal === undefined ? {} : { signal });
 }
+
+/**
+ * True for the errors a stream reports when another end cut it (`AbortError`, or a premature
+ * close): they say that a stage stopped, not why.
+ */
+export function isStreamCut(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  return error.name === "AbortError" || (error as { code?: unknown }).code === "ERR_STREAM_PREMATURE_CLOSE";
+}

@@ -11,7 +11,8 @@ import { AwsCallError, DasDecryptError, DeadlineError, type ErrorLocation, Recor
 import type { ObjectRef } from "./events.ts";
 import { mapOrdered } from "./map-ordered.ts";
 import { outputKeyFor } from "./output-key.ts";
-import { countBytes, runPipeline, untilAborted } from "./pipeline-steps.ts";
+import { type OutputPlace, readEarlierOutput, settleOutput } from "./output-tags.ts";
+import { countBytes, isStreamCut, runPipeline, untilAborted } from "./pipeline-steps.ts";
 import { QuarantineWriter, quarantineKeyFor } from "./quarantine.ts";
 import type { BatchResult } from "./record-decryptor.ts";
 import { RecordLedger } from "./record-ledger.ts";
@@ -114,12 +115,14 @@ export async function processObject(
   let bytesIn = 0;
   let bytesWritten = 0;
   let gzipFailure: GzipFailure | undefined;
-  let staleQuarantineNotDeleted: string | undefined;
+  const place: OutputPlace = {
+    bucket: outputBucket,
+    outputKey,
+    quarantineKey: quarantineKeyFor(ref.key, config),
+  };
   // The earlier run's output, if any, tells by its tags whether it left a quarantine object.
-  const [source, earlierTags] = await Promise.all([
-    store.get(ref.bucket, ref.key, signal),
-    store.getTags(outputBucket, outputKey, signal),
-  ]).catch((error: unknown) => {
+  const earlier = readEarlierOutput(store, place, signal);
+  const source = await store.get(ref.bucket, ref.key, signal).catch((error: unknown) => {
     throw aborted(signal) ? new DeadlineError(at) : error;
   });
   // Metadata is set at creation, once: a multipart object appears only at CompleteMultipartUpload,
@@ -140,7 +143,7 @@ export async function processObject(
     store,
     {
       bucket: outputBucket,
-      key: quarantineKeyFor(ref.key, config),
+      key: place.quarantineKey,
       contentType: "application/x-ndjson",
       metadata: { "source-etag": source.etag },
     },
@@ -212,7 +215,7 @@ export async function processObject(
   async function* commitGate(chunks: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
     yield* chunks;
     ledger.close(counts.records);
-    staleQuarantineNotDeleted = await quarantine.commit(mayHaveQuarantine(earlierTags));
+    await quarantine.commit();
   }
 
   const body = new PassThrough();
@@ -221,6 +224,8 @@ export async function processObject(
     body.destroy(error instanceof Error ? error : new Error(String(error)));
     throw error;
   });
+  // Observed at once: the pipeline may be waiting on a slow KMS call when the upload fails.
+  uploading.catch(() => undefined);
   const stages = [
     source.body,
     (input: AsyncIterable<Buffer>) => countBytes(input, (n) => (bytesIn += n)),
@@ -240,14 +245,16 @@ export async function processObject(
   try {
     await runPipeline(stages, signal);
   } catch (error) {
-    // A failed upload stops reading its body, which ends the pipeline with a premature close: the
-    // upload's own error says what happened (a body error reaches the upload as it is).
-    const uploadError = await uploading.then(
-      () => undefined,
-      (reason: unknown) => reason,
-    );
+    // A failed upload stops reading its body, which ends the pipeline with a premature close or an
+    // AbortError: then the upload's own error says what happened.
+    const uploadError = isStreamCut(error)
+      ? await uploading.then(
+          () => undefined,
+          (reason: unknown) => reason,
+        )
+      : undefined;
     const failure = aborted(signal) ? new DeadlineError(at) : locate(uploadError ?? error, at);
-    await quarantine.discard(failure);
+    await Promise.all([uploading.catch(() => undefined), quarantine.discard(failure)]);
     throw failure;
   } finally {
     decryption.close();
@@ -266,44 +273,15 @@ export async function processObject(
     quarantined: ledger.quarantined,
     quarantineReasons: ledger.reasons,
     ...(ledger.quarantined > 0 ? { quarantineKey: quarantine.key } : {}),
-    ...(staleQuarantineNotDeleted === undefined ? {} : { staleQuarantineNotDeleted }),
     bytesIn,
     bytesWritten,
     kmsCalls: stats.loads,
     cacheHits: stats.hits,
     ms: 0,
   };
-  // Counts are known only now. Tags change no version and fire no ObjectCreated event; the output
-  // is complete already, so a refused tagging is reported, not failed.
-  const countsNotTagged = await store.putTags(outputBucket, outputKey, countTags(summary)).then(
-    () => undefined,
-    (error: unknown) => (error instanceof AwsCallError ? error.errorName : "Error"),
-  );
-  return {
-    ...summary,
-    ...(countsNotTagged === undefined ? {} : { countsNotTagged }),
-    ms: Math.round(performance.now() - started),
-  };
-}
-
-/** The tags of every output object: what its source gave (S3 takes at most 10 per object). */
-export function countTags(summary: ObjectSummary): Record<string, string> {
-  return {
-    "records-in": String(summary.recordsIn),
-    records: String(summary.records),
-    quarantined: String(summary.quarantined),
-    events: String(summary.events),
-    "heartbeats-dropped": String(summary.heartbeatsDropped),
-  };
-}
-
-/**
- * Whether the earlier output's run may have left a quarantine object: not when there was no
- * output, nor when its tags say it quarantined nothing; otherwise (tags missing) it may have.
- */
-function mayHaveQuarantine(earlierTags: Readonly<Record<string, string>> | undefined): boolean {
-  if (earlierTags === undefined) return false;
-  return earlierTags.quarantined !== "0";
+  // The output is complete: an earlier quarantine object may go now, then the counts become tags.
+  const settled = await settleOutput(store, place, summary, await earlier, signal);
+  return { ...summary, ...settled, ms: Math.round(performance.now() - started) };
 }
 
 /** The variable that chose this key's resource id, for configuration error messages. */

@@ -2,7 +2,6 @@ import { isUtf8 } from "node:buffer";
 import { once } from "node:events";
 import { PassThrough } from "node:stream";
 import type { Config } from "./config.ts";
-import { AwsCallError } from "./errors.ts";
 import type { ObjectStore, PutTarget } from "./s3-store.ts";
 
 /** One piece of an object that could not be decrypted, with where it was and why. */
@@ -59,8 +58,8 @@ export function quarantineLine(entry: QuarantineEntry): string {
 
 /**
  * Streams the quarantine object of one source object. The upload starts with the first entry, so a
- * clean object costs no upload; {@link commit} finishes it, or, when nothing was quarantined,
- * deletes a quarantine object an earlier run may have left, so the bucket shows the latest run.
+ * clean object costs no upload; {@link commit} finishes it. Removing a quarantine object an earlier
+ * run left is decided once the output is complete (`src/output-tags.ts`).
  */
 export class QuarantineWriter {
   readonly #store: ObjectStore;
@@ -79,31 +78,31 @@ export class QuarantineWriter {
     return this.#target.key;
   }
 
-  /** Appends one entry, waiting when the upload lags behind. @throws the upload's error. */
-  async write(entry: QuarantineEntry): Promise<void> {
-    const body = this.#body ?? this.#start();
-    if (body.destroyed) throw body.errored ?? new Error("the quarantine upload stopped");
-    if (!body.write(quarantineLine(entry))) await once(body, "drain");
+  /** True once an entry was written (the quarantine object is being uploaded). */
+  get started(): boolean {
+    return this.#upload !== undefined;
   }
 
   /**
-   * Completes the upload. When there were no entries and `earlierMayHaveOne`, deletes the stale
-   * quarantine object of an earlier run; otherwise it sends nothing (in a versioned bucket, a
-   * delete of a missing key would still leave a delete marker). A refused delete does not fail a
-   * clean object (the output is right either way): its error name is returned for the summary.
-   * @throws AwsCallError when the quarantine upload fails.
+   * Appends one entry, waiting when the upload lags behind.
+   * @throws the upload's error (AwsCallError …) when it failed.
    */
-  async commit(earlierMayHaveOne: boolean): Promise<string | undefined> {
-    if (this.#body === undefined || this.#upload === undefined) {
-      if (!earlierMayHaveOne) return undefined;
-      return this.#store.delete(this.#target.bucket, this.#target.key).then(
-        () => undefined,
-        (error: unknown) => (error instanceof AwsCallError ? error.errorName : "Error"),
-      );
+  async write(entry: QuarantineEntry): Promise<void> {
+    const body = this.#body ?? this.#start();
+    try {
+      if (body.destroyed) throw body.errored ?? new Error("the quarantine upload stopped");
+      if (!body.write(quarantineLine(entry))) await once(body, "drain");
+    } catch (error) {
+      // A failed upload cuts its body: the body's error only says so, the upload's says why.
+      throw (await this.#failure()) ?? error;
     }
+  }
+
+  /** Completes the upload, if one was started. @throws AwsCallError when the upload fails. */
+  async commit(): Promise<void> {
+    if (this.#body === undefined || this.#upload === undefined) return;
     this.#body.end();
     await this.#upload;
-    return undefined;
   }
 
   /** Stops the upload, which aborts it: nothing is written. Never throws. */
@@ -111,6 +110,15 @@ export class QuarantineWriter {
     if (this.#body === undefined || this.#upload === undefined) return;
     if (!this.#body.destroyed && !this.#body.writableFinished) this.#body.destroy(reason);
     await this.#upload.catch(() => undefined);
+  }
+
+  #failure(): Promise<unknown> {
+    return this.#upload === undefined
+      ? Promise.resolve(undefined)
+      : this.#upload.then(
+          () => undefined,
+          (e) => e,
+        );
   }
 
   #start(): PassThrough {

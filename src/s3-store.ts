@@ -36,22 +36,31 @@ export interface ObjectStore {
    */
   get(bucket: string, key: string, signal?: AbortSignal): Promise<OpenedObject>;
   /**
-   * Streams `body` to `target` (multipart past one part). If `body` errors, or any request fails,
-   * the multipart upload is aborted before this rejects, so no partial object is left behind.
-   * When `signal` aborts, it stops at once (without waiting for parts in flight), sends
-   * AbortMultipartUpload itself and rejects with an `AbortError`.
-   * @throws AwsCallError, the error `body` was destroyed with, or an `AbortError`.
+   * Streams `body` to `target` (multipart past one part), with its metadata set at creation. If
+   * `body` errors, or any request fails, the multipart upload is aborted before this rejects, so
+   * no partial object is left behind; `body` is then destroyed. When `signal` aborts, the requests
+   * in flight are cancelled, AbortMultipartUpload is sent and this rejects with an `AbortError`.
+   * @throws AwsCallError, the error `body` was destroyed with, DasDecryptError (more than 10,000
+   *   parts), or an `AbortError`.
    */
   put(target: PutTarget, body: Readable, signal?: AbortSignal): Promise<void>;
   /**
    * Sets an object's tags. Unlike metadata, tags change without writing a new version of the
    * object and fire no `ObjectCreated` event. @throws AwsCallError
    */
-  putTags(bucket: string, key: string, tags: Readonly<Record<string, string>>): Promise<void>;
-  /** An object's tags, or `undefined` when there is no such object. @throws AwsCallError */
+  putTags(
+    bucket: string,
+    key: string,
+    tags: Readonly<Record<string, string>>,
+    signal?: AbortSignal,
+  ): Promise<void>;
+  /**
+   * An object's tags, or `undefined` when there is no such object (404, or the 403 S3 answers for
+   * a missing key to a caller without `s3:ListBucket`). @throws AwsCallError
+   */
   getTags(bucket: string, key: string, signal?: AbortSignal): Promise<Record<string, string> | undefined>;
   /** Deletes an object; deleting one that does not exist succeeds. @throws AwsCallError */
-  delete(bucket: string, key: string): Promise<void>;
+  delete(bucket: string, key: string, signal?: AbortSignal): Promise<void>;
 }
 
 export interface S3StoreOptions {
@@ -140,10 +149,13 @@ export function createS3Store(s3: S3Client, options: S3StoreOptions): ObjectStor
       });
     },
 
-    async putTags(bucket, key, tags) {
+    async putTags(bucket, key, tags, signal) {
       const TagSet = Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
       try {
-        await s3.send(new PutObjectTaggingCommand({ Bucket: bucket, Key: key, Tagging: { TagSet } }));
+        await s3.send(
+          new PutObjectTaggingCommand({ Bucket: bucket, Key: key, Tagging: { TagSet } }),
+          signal === undefined ? {} : { abortSignal: signal },
+        );
       } catch (error) {
         throw new AwsCallError("s3:PutObjectTagging", error, { bucket, key });
       }
@@ -162,9 +174,12 @@ export function createS3Store(s3: S3Client, options: S3StoreOptions): ObjectStor
       }
     },
 
-    async delete(bucket, key) {
+    async delete(bucket, key, signal) {
       try {
-        await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+        await s3.send(
+          new DeleteObjectCommand({ Bucket: bucket, Key: key }),
+          signal === undefined ? {} : { abortSignal: signal },
+        );
       } catch (error) {
         throw new AwsCallError("s3:DeleteObject", error, { bucket, key });
       }

@@ -31,10 +31,9 @@ export interface UploadOptions {
  * client computes checksums, its default; listed again in CompleteMultipartUpload). Metadata and
  * encryption are set at creation. On a failure of the body or of a request, lib-storage aborts the
  * multipart upload before this rejects, so no part is left behind; it stops reading `body`, which
- * ends (destroyed) with it. On `signal`, this sends AbortMultipartUpload at once (bounded to 2 s)
- * and rejects, without waiting for parts in flight; lib-storage aborts again once they end, since a
- * part still arriving may outlive the first abort (the bucket's lifecycle rule removes what a
- * frozen container leaves).
+ * ends (destroyed) with it. On `signal`, every request in flight is cancelled, AbortMultipartUpload
+ * is sent at once (bounded to 2 s) and this rejects; nothing this upload sent can complete later
+ * (the bucket's lifecycle rule removes a part S3 kept from a cancelled request).
  * @throws AwsCallError (a request failed), the error `body` failed with, DasDecryptError (more
  *   than `maxParts` parts), or an `AbortError` when `signal` aborts.
  */
@@ -45,11 +44,12 @@ export async function uploadStream(
   options: UploadOptions,
 ): Promise<void> {
   const { signal } = options;
+  if (signal?.aborted === true) throw abortError();
   const at: ErrorLocation = { bucket: params.Bucket, key: params.Key };
   const limit = options.partBytes * (options.maxParts ?? MAX_PARTS);
   const abortController = new AbortController();
   const upload = new Upload({
-    client: s3,
+    client: cancelledWith(s3, abortController.signal),
     params: {
       ...params,
       Body: Readable.from(withinLimit(body, limit, options.partBytes, at), { objectMode: false }),
@@ -59,12 +59,12 @@ export async function uploadStream(
     abortController,
   });
   const stop = () => abortController.abort();
-  if (signal?.aborted === true) stop();
-  else signal?.addEventListener("abort", stop, { once: true });
+  signal?.addEventListener("abort", stop, { once: true });
   try {
     await upload.done();
   } catch (error) {
-    if (signal?.aborted === true) await abortNow(s3, params, upload.uploadId);
+    // Read from the controller: TypeScript would keep `signal.aborted` narrowed from the first check.
+    if (abortController.signal.aborted) await abortNow(s3, params, upload.uploadId);
     // The SDK's answers carry `$metadata`; the body's own errors pass as they are. Every request of
     // an upload (PutObject, CreateMultipartUpload, UploadPart, Complete) is authorized as s3:PutObject.
     if (error instanceof Error && "$metadata" in error) throw new AwsCallError("s3:PutObject", error, at);
@@ -72,6 +72,22 @@ export async function uploadStream(
   } finally {
     signal?.removeEventListener("abort", stop);
   }
+}
+
+/**
+ * The client as lib-storage uses it: every request it sends carries `signal`, so a deadline
+ * cancels the parts in flight and a PutObject or CompleteMultipartUpload cannot land afterwards.
+ */
+function cancelledWith(s3: S3Client, signal: AbortSignal): S3Client {
+  const client = Object.create(s3) as S3Client;
+  const send = (command: Parameters<S3Client["send"]>[0], options?: { abortSignal?: AbortSignal }) =>
+    s3.send(command, { ...options, abortSignal: signal });
+  Object.defineProperty(client, "send", { value: send });
+  return client;
+}
+
+function abortError(): Error {
+  return Object.assign(new Error("Upload aborted."), { name: "AbortError" });
 }
 
 /** Sends AbortMultipartUpload for `uploadId`, if there is one, for at most `ABORT_MS`. */

@@ -34,7 +34,7 @@ export async function startS3TagsFront(upstream: string): Promise<S3TagsFront> {
     const writesObject =
       (req.method === "PUT" && !url.searchParams.has("partNumber")) ||
       (req.method === "POST" && url.searchParams.has("uploadId")) ||
-      req.method === "DELETE";
+      (req.method === "DELETE" && !url.searchParams.has("uploadId"));
     const forward = httpRequest(
       {
         host: target.hostname,
@@ -47,6 +47,7 @@ export async function startS3TagsFront(upstream: string): Promise<S3TagsFront> {
       (answer) => {
         if (writesObject && (answer.statusCode ?? 500) < 300) tags.delete(path);
         res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.on("error", () => res.destroy());
         answer.pipe(res);
       },
     );
@@ -54,6 +55,7 @@ export async function startS3TagsFront(upstream: string): Promise<S3TagsFront> {
       if (!res.headersSent) fail(res, 502, "BadGateway");
       else res.destroy();
     });
+    req.on("error", () => forward.destroy());
     req.pipe(forward);
   });
 

@@ -296,7 +296,7 @@ describe("what must be refused is refused", () => {
     }
   });
 
-  test("a PutObject under the output or quarantine prefix asking for AES256, or for another KMS key, is refused", async () => {
+  test("a PutObject under the output or quarantine prefix asking for AES256, for another KMS key, or for aws:kms without a key (S3's managed key), is refused", async () => {
     const other = "arn:aws:kms:us-east-1:111122223333:key/00000000-1111-4222-8333-444444444444";
     for (const prefix of ["decrypted", "quarantine"]) {
       const resource = `arn:aws:s3:::${BUCKET}/${prefix}/raw/2026/11/25/10/single`;
@@ -306,6 +306,7 @@ describe("what must be refused is refused", () => {
           "s3:x-amz-server-side-encryption": "aws:kms",
           "s3:x-amz-server-side-encryption-aws-kms-key-id": other,
         },
+        { "s3:x-amz-server-side-encryption": "aws:kms" },
       ]) {
         const context = { "aws:SecureTransport": "true", ...headers };
         const request = { via: "test", action: "s3:PutObject", resource, context };

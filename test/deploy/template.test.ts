@@ -115,7 +115,7 @@ describe("the bucket", () => {
     });
   });
 
-  test("denies requests without TLS, and output writes that ask for other encryption or another KMS key", () => {
+  test("denies requests without TLS, and output writes that ask for other encryption, another KMS key or S3's managed key", () => {
     const policy = props("DasBucketPolicy").PolicyDocument.Statement as Statement[];
     expect(policy).toContainEqual({
       Sid: "DenyInsecureTransport",
@@ -145,6 +145,14 @@ describe("the bucket", () => {
         StringNotEquals: {
           "s3:x-amz-server-side-encryption-aws-kms-key-id": { "Fn::GetAtt": ["OutputEncryptionKey", "Arn"] },
         },
+      },
+    });
+    expect(policy.find((s) => s.Sid === "DenyOutputUnderManagedKey")).toMatchObject({
+      Effect: "Deny",
+      Action: "s3:PutObject",
+      Condition: {
+        StringEquals: { "s3:x-amz-server-side-encryption": "aws:kms" },
+        Null: { "s3:x-amz-server-side-encryption-aws-kms-key-id": "true" },
       },
     });
   });

@@ -229,6 +229,36 @@ describe("S3 faults, through a fault-injecting proxy", () => {
     });
   });
 
+  test("a refused tagging of the counts still commits the output, with a warning naming the error", async () => {
+    const key = "raw/faults/s3/no-tags";
+    await put(key, small);
+    proxy.rule = (request) =>
+      request.operation === "PutObjectTagging"
+        ? { kind: "fail", status: 403, code: "AccessDenied" }
+        : { kind: "pass" };
+    const { error, log } = await invoke(key);
+    expect(error).toBeUndefined();
+    await expectComplete(key, small);
+    expect(log.lines.find((line) => line.level === "warn")).toMatchObject({
+      message: "the output is complete, but its count tags could not be written",
+      extra: { errorName: "AccessDenied" },
+    });
+  });
+
+  test("a refused read of the earlier output's tags does not fail the object: a needless delete at most", async () => {
+    const key = "raw/faults/s3/no-tag-read";
+    await put(key, small);
+    const deletes = proxy.count("DeleteObject");
+    proxy.rule = (request) =>
+      request.operation === "GetObjectTagging"
+        ? { kind: "fail", status: 500, code: "InternalError" }
+        : { kind: "pass" };
+    const { error } = await invoke(key);
+    expect(error).toBeUndefined();
+    await expectComplete(key, small);
+    expect(proxy.count("DeleteObject")).toBe(deletes + 1);
+  });
+
   test("a 503 SlowDown answer to GetObject is retried and the object completes", async () => {
     const key = "raw/faults/s3/slow-down";
     await put(key, small);

@@ -193,7 +193,7 @@ test("an UploadPart refused every time: an AwsCallError naming the s3:PutObject 
   expect(body.destroyed).toBe(true);
 });
 
-test("CompleteMultipartUpload refused: an AwsCallError naming it, and the upload aborted", async () => {
+test("CompleteMultipartUpload refused: an AwsCallError naming s3:PutObject (its IAM action) and the S3 error, and the upload aborted", async () => {
   const key = "failures/complete";
   proxy.rule = (request) =>
     request.operation === "CompleteMultipartUpload"

@@ -81,23 +81,27 @@ describe("QuarantineWriter", () => {
     raw: Buffer.from("x"),
   });
 
-  test("with nothing quarantined, commit deletes the quarantine object an earlier run may have left, and uploads nothing", async () => {
+  test("with nothing quarantined, commit sends no request at all", async () => {
     const { store, calls } = fakeStore();
-    expect(await new QuarantineWriter(store, target).commit(true)).toBeUndefined();
-    expect(calls).toEqual([{ op: "delete" }]);
-  });
-
-  test("with nothing quarantined and no earlier quarantine object, commit sends no request at all", async () => {
-    const { store, calls } = fakeStore();
-    expect(await new QuarantineWriter(store, target).commit(false)).toBeUndefined();
+    const writer = new QuarantineWriter(store, target);
+    await writer.commit();
+    expect(writer.started).toBe(false);
     expect(calls).toEqual([]);
   });
 
-  test("a refused delete does not fail the object: the error's name is returned for the summary", async () => {
+  test("a write after the upload failed throws the upload's error, not the cut body's", async () => {
     const { store } = fakeStore();
-    const denied = Object.assign(new Error("denied"), { name: "AccessDenied" });
-    store.delete = () => Promise.reject(new AwsCallError("s3:DeleteObject", denied));
-    expect(await new QuarantineWriter(store, target).commit(true)).toBe("AccessDenied");
+    const denied = new AwsCallError(
+      "s3:PutObject",
+      Object.assign(new Error("denied"), { name: "AccessDenied" }),
+    );
+    store.put = async (_target, body: Readable) => {
+      body.destroy();
+      throw denied;
+    };
+    const writer = new QuarantineWriter(store, target);
+    await writer.write(entry(1)).catch(() => undefined);
+    await expect(writer.write(entry(2))).rejects.toBe(denied);
   });
 
   test("commits its lines in order as one object", async () => {
@@ -105,7 +109,7 @@ describe("QuarantineWriter", () => {
     const writer = new QuarantineWriter(store, target);
     await writer.write(entry(1));
     await writer.write(entry(2));
-    await writer.commit(true);
+    await writer.commit();
     expect(calls).toEqual([{ op: "put", body: quarantineLine(entry(1)) + quarantineLine(entry(2)) }]);
   });
 
