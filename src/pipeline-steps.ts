@@ -31,6 +31,14 @@ export function runPipeline(stages: unknown[], signal: AbortSignal | undefined):
   return run(...stages, signal === undefined ? {} : { signal });
 }
 
+/** What `promise` rejected with, or `undefined` when it fulfilled. Never rejects. */
+export function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
+  return promise.then(
+    () => undefined,
+    (reason: unknown) => reason,
+  );
+}
+
 /**
  * True for the errors a stream reports when another end cut it (`AbortError`, or a premature
  * close): they say that a stage stopped, not why.

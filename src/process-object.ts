@@ -12,7 +12,7 @@ import type { ObjectRef } from "./events.ts";
 import { mapOrdered } from "./map-ordered.ts";
 import { outputKeyFor } from "./output-key.ts";
 import { type OutputPlace, readEarlierOutput, settleOutput } from "./output-tags.ts";
-import { countBytes, isStreamCut, runPipeline, untilAborted } from "./pipeline-steps.ts";
+import { countBytes, isStreamCut, rejectionOf, runPipeline, untilAborted } from "./pipeline-steps.ts";
 import { QuarantineWriter, quarantineKeyFor } from "./quarantine.ts";
 import type { BatchResult } from "./record-decryptor.ts";
 import { RecordLedger } from "./record-ledger.ts";
@@ -247,12 +247,7 @@ export async function processObject(
   } catch (error) {
     // A failed upload stops reading its body, which ends the pipeline with a premature close or an
     // AbortError: then the upload's own error says what happened.
-    const uploadError = isStreamCut(error)
-      ? await uploading.then(
-          () => undefined,
-          (reason: unknown) => reason,
-        )
-      : undefined;
+    const uploadError = isStreamCut(error) ? await rejectionOf(uploading) : undefined;
     const failure = aborted(signal) ? new DeadlineError(at) : locate(uploadError ?? error, at);
     await Promise.all([uploading.catch(() => undefined), quarantine.discard(failure)]);
     throw failure;

@@ -2,6 +2,7 @@ import { isUtf8 } from "node:buffer";
 import { once } from "node:events";
 import { PassThrough } from "node:stream";
 import type { Config } from "./config.ts";
+import { rejectionOf } from "./pipeline-steps.ts";
 import type { ObjectStore, PutTarget } from "./s3-store.ts";
 
 /** One piece of an object that could not be decrypted, with where it was and why. */
@@ -94,7 +95,7 @@ export class QuarantineWriter {
       if (!body.write(quarantineLine(entry))) await once(body, "drain");
     } catch (error) {
       // A failed upload cuts its body: the body's error only says so, the upload's says why.
-      throw (await this.#failure()) ?? error;
+      throw (this.#upload === undefined ? undefined : await rejectionOf(this.#upload)) ?? error;
     }
   }
 
@@ -110,15 +111,6 @@ export class QuarantineWriter {
     if (this.#body === undefined || this.#upload === undefined) return;
     if (!this.#body.destroyed && !this.#body.writableFinished) this.#body.destroy(reason);
     await this.#upload.catch(() => undefined);
-  }
-
-  #failure(): Promise<unknown> {
-    return this.#upload === undefined
-      ? Promise.resolve(undefined)
-      : this.#upload.then(
-          () => undefined,
-          (e) => e,
-        );
   }
 
   #start(): PassThrough {

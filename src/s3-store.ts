@@ -96,7 +96,7 @@ export function createS3Store(s3: S3Client, options: S3StoreOptions): ObjectStor
           Key: key,
           ...(from === undefined ? {} : { Range: `bytes=${from}-`, IfMatch: `"${etag}"` }),
         }),
-        signal === undefined ? {} : { abortSignal: signal },
+        sendOptions(signal),
       );
     } catch (error) {
       throw new AwsCallError("s3:GetObject", error, { bucket, key });
@@ -154,7 +154,7 @@ export function createS3Store(s3: S3Client, options: S3StoreOptions): ObjectStor
       try {
         await s3.send(
           new PutObjectTaggingCommand({ Bucket: bucket, Key: key, Tagging: { TagSet } }),
-          signal === undefined ? {} : { abortSignal: signal },
+          sendOptions(signal),
         );
       } catch (error) {
         throw new AwsCallError("s3:PutObjectTagging", error, { bucket, key });
@@ -165,7 +165,7 @@ export function createS3Store(s3: S3Client, options: S3StoreOptions): ObjectStor
       try {
         const answer = await s3.send(
           new GetObjectTaggingCommand({ Bucket: bucket, Key: key }),
-          signal === undefined ? {} : { abortSignal: signal },
+          sendOptions(signal),
         );
         return Object.fromEntries((answer.TagSet ?? []).map((tag) => [tag.Key ?? "", tag.Value ?? ""]));
       } catch (error) {
@@ -176,13 +176,15 @@ export function createS3Store(s3: S3Client, options: S3StoreOptions): ObjectStor
 
     async delete(bucket, key, signal) {
       try {
-        await s3.send(
-          new DeleteObjectCommand({ Bucket: bucket, Key: key }),
-          signal === undefined ? {} : { abortSignal: signal },
-        );
+        await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }), sendOptions(signal));
       } catch (error) {
         throw new AwsCallError("s3:DeleteObject", error, { bucket, key });
       }
     },
   };
+}
+
+/** The SDK's per-request options for an optional signal. */
+function sendOptions(signal: AbortSignal | undefined): { abortSignal?: AbortSignal } {
+  return signal === undefined ? {} : { abortSignal: signal };
 }
