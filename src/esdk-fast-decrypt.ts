@@ -1,236 +1,155 @@
-import { createDecipheriv, createPublicKey, createVerify, hash } from "node:crypto";
-import { DAS_KEY_NAME, DAS_KEY_NAMESPACE } from "./das-keyring.ts";
-import { unwrapperFor } from "./gcm-unwrap.ts";
+import { createDecipheriv, createHmac, createPublicKey, verify } from "node:crypto";
+import type { KeyIdentity } from "./das-keyring.ts";
+import { RecordError } from "./errors.ts";
+import { type EsdkMessage, type Frame, IV_LENGTH, TAG_LENGTH } from "./esdk-message.ts";
 
 /**
- * A direct reader of the one Encryption SDK message shape DAS produces: format version 1, suite
- * 0x0178 (AES-256-GCM, HKDF-SHA256) or 0x0378 (AES-256-GCM, HKDF-SHA384, ECDSA P-384), one data key
- * wrapped by the raw AES keyring `BC`/`DataKey`, framed content. It does what the SDK does for that
- * shape, every check included (data key unwrap tag, header authentication tag, each frame's tag
- * and sequence, the footer's ECDSA signature over the whole message), with one synchronous pass and
- * none of the SDK's stream machinery, which costs more than the cryptography on 1-2 KiB messages.
- *
- * It returns `undefined` for anything it does not handle or cannot verify (another suite or
- * version, non-framed content, more than one context entry, a failed check, trailing bytes), and
- * the caller then hands the message to the SDK, whose verdict stands. So it never accepts what the
- * SDK would refuse; test/unit/esdk-fast-decrypt.test.ts checks this on generated and tampered messages.
+ * Direct decryption of the message shape DAS writes — suite 0x0178 or 0x0378, framed, one data
+ * key wrapped by one raw AES key — with one synchronous pass and none of the SDK's stream
+ * machinery, which costs more than the cryptography on 1-2 KiB messages: 5 to 20 times the CPU of
+ * this reader (BENCHMARKS.md). Every primitive is OpenSSL's, through `node:crypto`: AES-256-GCM
+ * (data key unwrap, header tag, each frame), HMAC-SHA-256/384 (HKDF), ECDSA P-384. The message's structure was
+ * checked by `parseMessage` first; this adds every check that needs the key (SECURITY.md lists
+ * them against the specification) and releases no plaintext until all of them passed.
  */
-export function fastDecrypt(message: Buffer, wrappingKey: Uint8Array): Buffer | undefined {
-  try {
-    return decryptOrUndefined(message, wrappingKey);
-  } catch {
-    return undefined;
-  }
-}
+export type DirectDecrypt = (
+  message: EsdkMessage,
+  bytes: Buffer,
+  wrappingKey: Uint8Array,
+) => Buffer | undefined;
 
-const SUITES = new Map([
-  [0x0178, { hash: "sha256", signed: false }],
-  [0x0378, { hash: "sha384", signed: true }],
-]);
-const PUBLIC_KEY_CONTEXT = "aws-crypto-public-key";
-const FRAME_AAD = Buffer.from("AWSKMSEncryptionClient Frame");
-const FINAL_FRAME_AAD = Buffer.from("AWSKMSEncryptionClient Final Frame");
-const IV = 12;
-const EMPTY = Buffer.alloc(0);
-// Scratch buffers of the synchronous hot path (filled and consumed within one call).
-const KDF_INFO = Buffer.alloc(18);
-const FRAME_AAD_SCRATCH = Buffer.alloc(16 + 34 + 12);
-const TAG = 16;
-const KEY_INFO_PREFIX = Buffer.from(DAS_KEY_NAME, "utf8");
+/** The reader of messages wrapped by `identity`. */
+export function buildDirectDecrypt(identity: KeyIdentity): DirectDecrypt {
+  const namespace = Buffer.from(identity.namespace, "utf8");
+  const name = Buffer.from(identity.name, "utf8");
+  const keyLabel = `${identity.namespace}/${identity.name}`;
 
-function decryptOrUndefined(m: Buffer, wrappingKey: Uint8Array): Buffer | undefined {
-  if (m.length < 22 || m[0] !== 0x01 || m[1] !== 0x80) return undefined;
-  const suiteId = m.readUInt16BE(2);
-  const suite = SUITES.get(suiteId);
-  if (suite === undefined) return undefined;
-  const messageId = m.subarray(4, 20);
-  // Encryption context: at most one entry, and it must be the signing key exactly when signed.
-  const contextLength = m.readUInt16BE(20);
-  let at = 22;
-  const contextBytes = m.subarray(at, at + contextLength);
-  let publicKey: string | undefined;
-  if (contextLength > 0) {
-    if (contextBytes.readUInt16BE(0) !== 1) return undefined;
-    const keyLength = contextBytes.readUInt16BE(2);
-    const key = contextBytes.subarray(4, 4 + keyLength).toString("utf8");
-    const valueLength = contextBytes.readUInt16BE(4 + keyLength);
-    if (6 + keyLength + valueLength !== contextLength || key !== PUBLIC_KEY_CONTEXT) return undefined;
-    publicKey = contextBytes.subarray(6 + keyLength, 6 + keyLength + valueLength).toString("utf8");
-  }
-  if (suite.signed !== (publicKey !== undefined)) return undefined;
-  at += contextLength;
-
-  // Encrypted data keys: exactly one, ours.
-  if (m.readUInt16BE(at) !== 1) return undefined;
-  at += 2;
-  const providerIdLength = m.readUInt16BE(at);
-  const providerId = m.subarray(at + 2, at + 2 + providerIdLength).toString("utf8");
-  at += 2 + providerIdLength;
-  const infoLength = m.readUInt16BE(at);
-  const info = m.subarray(at + 2, at + 2 + infoLength);
-  at += 2 + infoLength;
-  const edkLength = m.readUInt16BE(at);
-  const edk = m.subarray(at + 2, at + 2 + edkLength);
-  at += 2 + edkLength;
-  const nameLength = KEY_INFO_PREFIX.length;
-  if (
-    providerId !== DAS_KEY_NAMESPACE ||
-    infoLength !== nameLength + 8 + IV ||
-    !info.subarray(0, nameLength).equals(KEY_INFO_PREFIX) ||
-    info.readUInt32BE(nameLength) !== TAG * 8 ||
-    info.readUInt32BE(nameLength + 4) !== IV ||
-    edkLength !== 32 + TAG
-  ) {
-    return undefined;
-  }
-  // The raw AES keyring authenticates the serialized encryption context (without its length).
-  const dataKey = unwrapperFor(wrappingKey).open(
-    info.subarray(nameLength + 8),
-    contextBytes,
-    edk.subarray(0, 32),
-    edk.subarray(32),
-  );
-  if (dataKey === undefined) return undefined;
-
-  // Content type (framed), reserved, IV length, frame length.
-  if (m[at] !== 0x02 || m.readUInt32BE(at + 1) !== 0 || m[at + 5] !== IV) return undefined;
-  const frameLength = m.readUInt32BE(at + 6);
-  at += 10;
-  const headerEnd = at;
-  const info2 = KDF_INFO; // reused: the hot path allocates as little as it can
-  info2.writeUInt16BE(suiteId, 0);
-  messageId.copy(info2, 2);
-  const key = hkdf32(suite.hash, dataKey, info2);
-  // Header authentication: a GCM tag over the header bytes with an empty plaintext.
-  gcmOpen(key, m.subarray(at, at + IV), m.subarray(0, headerEnd), EMPTY, m.subarray(at + IV, at + IV + TAG));
-  at += IV + TAG;
-
-  const parts: Buffer[] = [];
-  const aad = FRAME_AAD_SCRATCH;
-  for (let sequence = 1; ; sequence += 1) {
-    const final = m.readUInt32BE(at) === 0xffffffff;
-    if (final) at += 4;
-    if (m.readUInt32BE(at) !== sequence) return undefined;
-    const iv = m.subarray(at + 4, at + 4 + IV);
-    at += 4 + IV;
-    let length = frameLength;
-    if (final) {
-      length = m.readUInt32BE(at);
-      at += 4;
-      if (length > frameLength) return undefined;
-    }
-    const label = final ? FINAL_FRAME_AAD : FRAME_AAD;
-    messageId.copy(aad, 0);
-    label.copy(aad, messageId.length);
-    let o = messageId.length + label.length;
-    o = aad.writeUInt32BE(sequence, o);
-    o = aad.writeUInt32BE(0, o);
-    o = aad.writeUInt32BE(length, o);
-    if (at + length + TAG > m.length) return undefined;
-    parts.push(
-      gcmOpen(
-        key,
-        iv,
-        aad.subarray(0, o),
-        m.subarray(at, at + length),
-        m.subarray(at + length, at + length + TAG),
-      ),
+  /**
+   * The plaintext, or `undefined` for a shape it leaves to the SDK (non-framed, several data keys).
+   * @throws RecordError (`message-authentication-failed`) when a check fails.
+   */
+  return (m, bytes, wrappingKey) => {
+    if (!m.framed || m.dataKeys.length !== 1) return undefined;
+    const dataKey = unwrapDataKey(m, wrappingKey, namespace, name, keyLabel);
+    const key = deriveKey(m, dataKey);
+    open(key, m.headerIv, bytes.subarray(0, m.headerEnd), EMPTY, m.headerTag, "the header");
+    const parts = m.frames.map((frame) =>
+      open(key, frame.iv, frameAad(m.messageId, frame), frame.content, frame.tag, `frame ${frame.sequence}`),
     );
-    at += length + TAG;
-    if (final) break;
-  }
-  const bodyEnd = at;
-  if (suite.signed) {
-    const signatureLength = m.readUInt16BE(at);
-    const signature = m.subarray(at + 2, at + 2 + signatureLength);
-    at += 2 + signatureLength;
-    if (!verifySignature(publicKey as string, m.subarray(0, bodyEnd), signature)) return undefined;
-  }
-  if (at !== m.length) return undefined;
-  return parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);
-}
-
-function gcmOpen(key: Uint8Array, iv: Buffer, aad: Buffer, ciphertext: Buffer, tag: Buffer): Buffer {
-  if (iv.length !== IV || tag.length !== TAG) throw new Error("malformed");
-  const decipher = createDecipheriv("aes-256-gcm", key, iv, { authTagLength: TAG });
-  decipher.setAAD(aad);
-  decipher.setAuthTag(tag);
-  const first = decipher.update(ciphertext);
-  const last = decipher.final(); // throws when the tag does not verify
-  return last.length === 0 ? first : Buffer.concat([first, last]);
-}
-
-/**
- * HKDF (RFC 5869) with an empty salt, for a 32-byte output: one extract and one expand block
- * (SHA-256 and SHA-384 blocks are both ≥ 32 bytes). Each HMAC is written out as two one-shot
- * hashes over scratch buffers (RFC 2104): no HMAC or key objects per call, which on this hot path
- * cost more than the hashing itself. Digests come back as binary (latin1) strings, one char a byte,
- * written into the scratch buffers: cheaper than a new buffer per digest.
- * The returned key is scratch too: valid until the next call.
- */
-function hkdf32(name: string, ikm: Buffer, info: Buffer): Buffer {
-  const scratch = HMAC_SCRATCH[name] as HmacScratch;
-  const prk = hmac(name, scratch, ZERO_KEY, ikm, undefined, scratch.prk);
-  return hmac(name, scratch, prk, info, 1, scratch.okm).subarray(0, 32);
-}
-
-interface HmacScratch {
-  readonly block: number;
-  readonly inner: Buffer;
-  readonly outer: Buffer;
-  readonly prk: Buffer;
-  readonly okm: Buffer;
-}
-function hmacScratch(block: number, digest: number): HmacScratch {
-  return {
-    block,
-    inner: Buffer.alloc(block + 64),
-    outer: Buffer.alloc(block + digest),
-    prk: Buffer.alloc(digest),
-    okm: Buffer.alloc(digest),
+    if (m.suite.signed) verifySignature(m, bytes);
+    return parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);
   };
 }
-const HMAC_SCRATCH: Record<string, HmacScratch> = {
-  sha256: hmacScratch(64, 32),
-  sha384: hmacScratch(128, 48),
-};
-/** An empty salt is a key of zero bytes (RFC 5869 §2.2), padded to the block like any short key. */
-const ZERO_KEY = Buffer.alloc(0);
 
-/** HMAC(key, message [+ one trailing byte]) into `into`, for keys and messages up to 64 bytes, in the scratch buffers. */
-function hmac(
-  name: string,
-  scratch: HmacScratch,
-  key: Buffer,
-  message: Buffer,
-  trailing: number | undefined,
-  into: Buffer,
+const EMPTY = Buffer.alloc(0);
+const FIRST_BLOCK = Buffer.from([0x01]);
+const FRAME_LABEL = Buffer.from("AWSKMSEncryptionClient Frame");
+const FINAL_FRAME_LABEL = Buffer.from("AWSKMSEncryptionClient Final Frame");
+const DATA_KEY_LENGTH = 32;
+
+/**
+ * The raw AES keyring's unwrap (framework/raw-aes-keyring.md "OnDecrypt"): the data key's provider
+ * id is the key namespace, its provider info the key name, the tag length in bits (128), the IV
+ * length (12) and the IV; the ciphertext is the 32-byte key and its tag, authenticated with the
+ * serialized encryption context.
+ */
+function unwrapDataKey(
+  m: EsdkMessage,
+  wrappingKey: Uint8Array,
+  namespace: Buffer,
+  name: Buffer,
+  label: string,
 ): Buffer {
-  const { block, inner, outer } = scratch;
-  for (let i = 0; i < block; i += 1) {
-    const k = i < key.length ? (key[i] as number) : 0;
-    inner[i] = k ^ 0x36;
-    outer[i] = k ^ 0x5c;
+  const { providerId, providerInfo: info, ciphertext } = m.dataKeys[0] as EsdkMessage["dataKeys"][number];
+  if (
+    !providerId.equals(namespace) ||
+    info.length !== name.length + 8 + IV_LENGTH ||
+    !info.subarray(0, name.length).equals(name) ||
+    info.readUInt32BE(name.length) !== TAG_LENGTH * 8 ||
+    info.readUInt32BE(name.length + 4) !== IV_LENGTH ||
+    ciphertext.length !== DATA_KEY_LENGTH + TAG_LENGTH
+  ) {
+    throw new RecordError(
+      "message-authentication-failed",
+      `databaseActivityEvents holds no data key wrapped by the ${label} raw AES key`,
+    );
   }
-  message.copy(inner, block);
-  let end = block + message.length;
-  if (trailing !== undefined) inner[end++] = trailing;
-  outer.write(hash(name, inner.subarray(0, end), "binary"), block, "latin1");
-  into.write(hash(name, outer, "binary"), 0, "latin1");
-  return into;
+  return open(
+    wrappingKey,
+    info.subarray(name.length + 8),
+    m.context,
+    ciphertext.subarray(0, DATA_KEY_LENGTH),
+    ciphertext.subarray(DATA_KEY_LENGTH),
+    "the data key",
+  );
 }
 
-/** DER SubjectPublicKeyInfo prefix of a P-384 key with a 49-byte compressed point. */
+/**
+ * The message's content key (framework/algorithm-suites.md "Key Derivation Algorithm"): HKDF
+ * (RFC 5869) of the data key with an empty salt and info = suite id ‖ message id, 32 bytes. With
+ * an output shorter than one hash, HKDF is two HMACs: extract PRK = HMAC(salt, data key), expand
+ * T(1) = HMAC(PRK, info ‖ 0x01), of which the first 32 bytes. Both HMACs are OpenSSL's; Node's
+ * `hkdfSync` gives the same bytes (test/unit/esdk-fast-decrypt.test.ts) but costs 12 µs more per
+ * message — a fifth of the CPU of a one-event record — in creating a key object and a job for it.
+ */
+export function deriveKey(m: Pick<EsdkMessage, "suite" | "suiteId" | "messageId">, dataKey: Buffer): Buffer {
+  const info = Buffer.allocUnsafe(18);
+  info.writeUInt16BE(m.suiteId, 0);
+  m.messageId.copy(info, 2);
+  const prk = createHmac(m.suite.hash, EMPTY).update(dataKey).digest();
+  return createHmac(m.suite.hash, prk).update(info).update(FIRST_BLOCK).digest().subarray(0, 32);
+}
+
+/** Message body AAD (message-body-aad.md): message id, content string, sequence number, 64-bit length. */
+function frameAad(messageId: Buffer, frame: Frame): Buffer {
+  const label = frame.final ? FINAL_FRAME_LABEL : FRAME_LABEL;
+  const aad = Buffer.allocUnsafe(messageId.length + label.length + 12);
+  messageId.copy(aad, 0);
+  label.copy(aad, messageId.length);
+  let at = aad.writeUInt32BE(frame.sequence, messageId.length + label.length);
+  at = aad.writeUInt32BE(0, at);
+  aad.writeUInt32BE(frame.content.length, at);
+  return aad;
+}
+
+/** AES-256-GCM decryption; OpenSSL compares the tag. */
+function open(key: Uint8Array, iv: Buffer, aad: Buffer, content: Buffer, tag: Buffer, what: string): Buffer {
+  const decipher = createDecipheriv("aes-256-gcm", key, iv, { authTagLength: TAG_LENGTH });
+  decipher.setAAD(aad);
+  decipher.setAuthTag(tag);
+  const plaintext = decipher.update(content);
+  try {
+    decipher.final();
+  } catch (error) {
+    throw new RecordError(
+      "message-authentication-failed",
+      `${what} of databaseActivityEvents does not authenticate under the record's data key (tampered, or sealed under another key)`,
+      { cause: error },
+    );
+  }
+  return plaintext;
+}
+
+/** DER SubjectPublicKeyInfo prefix of a P-384 key given as a 49-byte compressed point. */
 const P384_COMPRESSED_SPKI = Buffer.from("3046301006072a8648ce3d020106052b81040022033200", "hex");
 
-/** ECDSA P-384 / SHA-384 over the message up to the footer; the key is a base64 compressed point. */
-function verifySignature(compressedPoint: string, signed: Buffer, signature: Buffer): boolean {
-  const point = Buffer.from(compressedPoint, "base64");
-  if (point.length !== 49 || (point[0] !== 0x02 && point[0] !== 0x03)) return false;
-  const key = createPublicKey({
-    key: Buffer.concat([P384_COMPRESSED_SPKI, point]),
-    format: "der",
-    type: "spki",
-  });
-  return createVerify("sha384").update(signed).verify(key, signature);
+/** ECDSA P-384 / SHA-384 over the header and body (message-footer.md), DER signature. */
+function verifySignature(m: EsdkMessage, bytes: Buffer): void {
+  let valid = false;
+  try {
+    const key = createPublicKey({
+      key: Buffer.concat([P384_COMPRESSED_SPKI, m.publicKey as Buffer]),
+      format: "der",
+      type: "spki",
+    });
+    valid = verify("sha384", bytes.subarray(0, m.bodyEnd), key, m.signature as Buffer);
+  } catch {
+    valid = false; // a point off the curve, a signature that is not DER
+  }
+  if (!valid) {
+    throw new RecordError(
+      "message-authentication-failed",
+      "the signature of databaseActivityEvents does not verify (tampered, or signed by another key)",
+    );
+  }
 }

@@ -1,11 +1,8 @@
-import { buildDecrypt } from "@aws-crypto/decrypt-node";
-import { CommitmentPolicy } from "@aws-crypto/material-management-node";
-import { keyringFor } from "./das-keyring.ts";
-import { DasDecryptError, RecordError } from "./errors.ts";
-import { fastDecrypt } from "./esdk-fast-decrypt.ts";
+import { RecordError } from "./errors.ts";
 import { type DasRecord, type LineCounts, type LineOptions, recordLines } from "./format-lines.ts";
 import { InflatedPayloads } from "./inflate-payloads.ts";
 import { LineBuffer } from "./line-buffer.ts";
+import { buildMessageDecrypt } from "./message-decrypt.ts";
 import { sliceRecordLines } from "./slice-record-lines.ts";
 
 /** Why one record goes to quarantine instead of the output (a {@link RecordError}, as plain data). */
@@ -33,12 +30,8 @@ export interface BatchResult {
   readonly heartbeatsDropped: number;
 }
 
-// DAS messages are non-committing, so decryption must allow them; this client never encrypts.
-// At most one encrypted data key is expected per message: refuse messages that claim many.
-const { decrypt: esdkDecrypt } = buildDecrypt({
-  commitmentPolicy: CommitmentPolicy.REQUIRE_ENCRYPT_ALLOW_DECRYPT,
-  maxEncryptedDataKeys: 4,
-});
+/** Messages under DAS's raw AES key (`BC`/`DataKey`). */
+const decryptMessage = buildMessageDecrypt();
 
 /**
  * Decrypts a batch of outer records (`{"type":…,"databaseActivityEvents":…,"key":…}`) and formats
@@ -134,27 +127,6 @@ export function recordFailureOf(error: unknown): RecordFailure {
 
 function isOuter(value: OuterRecord | RecordFailure): value is OuterRecord {
   return (value as { reason?: unknown }).reason === undefined;
-}
-
-/**
- * The gzip payload of one `databaseActivityEvents` message. The direct reader handles the shape
- * DAS writes; anything else, or anything it cannot verify, goes to the SDK, whose verdict stands.
- */
-function decryptMessage(message: Buffer, material: Uint8Array): Buffer | Promise<Buffer> {
-  return fastDecrypt(message, material) ?? sdkDecrypt(message, material);
-}
-
-async function sdkDecrypt(message: Buffer, material: Uint8Array): Promise<Buffer> {
-  try {
-    return (await esdkDecrypt(keyringFor(material), message)).plaintext;
-  } catch (error) {
-    if (error instanceof DasDecryptError) throw error;
-    throw new RecordError(
-      "message-authentication-failed",
-      "the Encryption SDK could not decrypt databaseActivityEvents (tampered, truncated or under another key)",
-      { cause: error },
-    );
-  }
 }
 
 interface OuterRecord {

@@ -4,6 +4,7 @@ import {
   ResourceIdMismatchError,
   TooManyBadRecordsError,
 } from "./errors.ts";
+import { MESSAGE_REASONS } from "./esdk-message.ts";
 import type { ResourceId } from "./resource-id.ts";
 
 /**
@@ -15,6 +16,7 @@ export const REFUSALS_BEFORE_CONFIG_ERROR = 3;
 
 /** Reasons that prove KMS accepted the record's data key (the failure came after it). */
 const AFTER_KMS = new Set([
+  ...Object.values(MESSAGE_REASONS),
   "message-authentication-failed",
   "gunzip-failed",
   "inner-too-large",

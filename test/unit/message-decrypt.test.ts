@@ -1,0 +1,248 @@
+import { randomBytes } from "node:crypto";
+import {
+  AlgorithmSuiteIdentifier,
+  buildClient,
+  CommitmentPolicy,
+  MultiKeyringNode,
+} from "@aws-crypto/client-node";
+import { describe, expect, test } from "vitest";
+import { keyringFor } from "../../src/das-keyring.ts";
+import { RecordError } from "../../src/errors.ts";
+import { buildMessageDecrypt } from "../../src/message-decrypt.ts";
+import { type SealOptions, sealMessage } from "../support/esdk-builder.ts";
+
+// The SDK encrypts the non-committing suites DAS uses only under this policy; it decrypts under ours.
+const { encrypt } = buildClient(CommitmentPolicy.FORBID_ENCRYPT_ALLOW_DECRYPT);
+const { decrypt } = buildClient(CommitmentPolicy.REQUIRE_ENCRYPT_ALLOW_DECRYPT);
+const SUITES = {
+  "0x0178": AlgorithmSuiteIdentifier.ALG_AES256_GCM_IV12_TAG16_HKDF_SHA256,
+  "0x0378": AlgorithmSuiteIdentifier.ALG_AES256_GCM_IV12_TAG16_HKDF_SHA384_ECDSA_P384,
+} as const;
+type SuiteName = keyof typeof SUITES;
+const SUITE_NAMES = Object.keys(SUITES) as SuiteName[];
+
+const wrappingKey = new Uint8Array(randomBytes(32));
+const keyring = keyringFor(wrappingKey);
+const decryptMessage = buildMessageDecrypt();
+
+async function sdkSeal(plaintext: Buffer, suite: SuiteName, frameLength?: number): Promise<Buffer> {
+  const { result } = await encrypt(keyring, plaintext, {
+    suiteId: SUITES[suite],
+    ...(frameLength === undefined ? {} : { frameLength }),
+  });
+  return result;
+}
+
+function seal(plaintext: Buffer, options: Partial<SealOptions> = {}): Buffer {
+  return sealMessage(plaintext, { wrappingKey, ...options });
+}
+
+/** The SDK's verdict on its own: the plaintext, or `undefined` when it refuses the message. */
+async function sdk(message: Buffer, key = wrappingKey): Promise<Buffer | undefined> {
+  try {
+    return (await decrypt(keyringFor(key), message)).plaintext;
+  } catch {
+    return undefined;
+  }
+}
+
+type Verdict = { readonly plaintext: Buffer; readonly direct: boolean } | { readonly reason: string };
+
+/** das-decrypt's verdict: the plaintext and which path gave it, or the quarantine reason. */
+async function ours(message: Buffer, key = wrappingKey): Promise<Verdict> {
+  try {
+    const result = decryptMessage(message, key);
+    return { plaintext: await result, direct: !(result instanceof Promise) };
+  } catch (error) {
+    if (!(error instanceof RecordError)) throw error;
+    return { reason: error.reason };
+  }
+}
+
+function reasonOf(verdict: Verdict): string | undefined {
+  return "reason" in verdict ? verdict.reason : undefined;
+}
+
+describe("the direct reader gives the SDK's plaintext on every message shape DAS produces", () => {
+  for (const suite of SUITE_NAMES) {
+    test.each([0, 1, 700, 4095, 4096, 4097, 12_289])(
+      `suite ${suite}, %i bytes, 4 KiB frames`,
+      async (size) => {
+        const plaintext = randomBytes(size);
+        const message = await sdkSeal(plaintext, suite);
+        expect(await ours(message)).toEqual({ plaintext, direct: true });
+        expect(await sdk(message)).toEqual(plaintext);
+      },
+    );
+    test(`suite ${suite}, small frames (many frames per message)`, async () => {
+      const plaintext = randomBytes(1000);
+      expect(await ours(await sdkSeal(plaintext, suite, 64))).toEqual({ plaintext, direct: true });
+    });
+  }
+});
+
+describe("the test's message builder writes what the SDK reads", () => {
+  for (const suite of [0x0178, 0x0378]) {
+    test.each([0, 4096])(
+      `suite 0x0${suite.toString(16)}, frame length %i, with a context`,
+      async (frameLength) => {
+        const plaintext = randomBytes(5000);
+        const message = seal(plaintext, { suiteId: suite, frameLength, context: [["purpose", "test"]] });
+        expect(await sdk(message)).toEqual(plaintext);
+        expect(await ours(message)).toEqual({ plaintext, direct: frameLength !== 0 });
+      },
+    );
+  }
+});
+
+describe("nothing the SDK refuses is accepted", () => {
+  for (const suite of SUITE_NAMES) {
+    test(`suite ${suite}: every single-byte change anywhere in a message is refused by both`, async () => {
+      const message = await sdkSeal(randomBytes(600), suite, 256);
+      for (let at = 0; at < message.length; at += 1) {
+        const tampered = Buffer.from(message);
+        tampered[at] = (tampered[at] as number) ^ 0x01;
+        expect(reasonOf(await ours(tampered)), `byte ${at}`).toMatch(/^message-/);
+        expect(await sdk(tampered), `byte ${at}`).toBeUndefined();
+      }
+    });
+    test(`suite ${suite}: cut short at any length is refused by both, as truncated`, async () => {
+      const message = await sdkSeal(randomBytes(300), suite, 128);
+      for (let length = 0; length < message.length; length += 1) {
+        expect(reasonOf(await ours(message.subarray(0, length))), `length ${length}`).toBe(
+          "message-truncated",
+        );
+        if (length % 7 === 0)
+          expect(await sdk(message.subarray(0, length)), `length ${length}`).toBeUndefined();
+      }
+    });
+    test(`suite ${suite}: another data key is refused by both`, async () => {
+      const message = await sdkSeal(randomBytes(100), suite);
+      const other = new Uint8Array(randomBytes(32));
+      expect(reasonOf(await ours(message, other))).toBe("message-authentication-failed");
+      expect(await sdk(message, other)).toBeUndefined();
+    });
+  }
+
+  test("a signing key holding a byte that is not UTF-8 is refused, as the SDK refuses it", async () => {
+    // Node's base64 decoder skips the stray byte, so the key and the signature would still verify.
+    const message = seal(randomBytes(100), {
+      suiteId: 0x0378,
+      publicKeyText: (text) =>
+        Buffer.concat([Buffer.from(text.slice(0, 10)), Buffer.from([0xff]), Buffer.from(text.slice(10))]),
+    });
+    expect(await sdk(message)).toBeUndefined();
+    expect(reasonOf(await ours(message))).toBe("message-malformed");
+  });
+
+  test("suite 0x0378: bytes after the footer are refused by both, as message-trailing-bytes", async () => {
+    const message = Buffer.concat([seal(randomBytes(100), { suiteId: 0x0378 }), Buffer.from([0])]);
+    expect(await sdk(message)).toBeUndefined();
+    expect(reasonOf(await ours(message))).toBe("message-trailing-bytes");
+  });
+
+  test("encryption context keys out of order are refused by both", async () => {
+    const message = seal(randomBytes(10), {
+      unsorted: true,
+      context: [
+        ["zz", "1"],
+        ["aa", "2"],
+      ],
+    });
+    expect(await sdk(message)).toBeUndefined();
+    expect(reasonOf(await ours(message))).toBe("message-malformed");
+  });
+
+  test("duplicate encryption context keys are refused by both", async () => {
+    const message = seal(randomBytes(10), {
+      context: [
+        ["a", "1"],
+        ["a", "2"],
+      ],
+    });
+    expect(await sdk(message)).toBeUndefined();
+    expect(reasonOf(await ours(message))).toBe("message-malformed");
+  });
+});
+
+describe("what the specification says MUST fail is refused even where the SDK accepts it, each with its reason", () => {
+  const plaintext = randomBytes(5000);
+
+  for (const suiteId of [0x0178, 0x0378]) {
+    const suite = `0x0${suiteId.toString(16)}`;
+    test(`suite ${suite}: a frame whose IV is not its sequence number: message-iv-mismatch`, async () => {
+      const message = seal(plaintext, {
+        suiteId,
+        frameIv: (n) => Buffer.concat([Buffer.alloc(8, n === 2 ? 1 : 0), u32(n)]),
+      });
+      expect(await sdk(message)).toEqual(plaintext);
+      expect(reasonOf(await ours(message))).toBe("message-iv-mismatch");
+    });
+    test(`suite ${suite}: a non-framed body whose IV is not 1: message-iv-mismatch`, async () => {
+      const message = seal(plaintext, { suiteId, frameLength: 0, frameIv: () => randomBytes(12) });
+      expect(await sdk(message)).toEqual(plaintext);
+      expect(reasonOf(await ours(message))).toBe("message-iv-mismatch");
+    });
+    test(`suite ${suite}: a non-framed message whose header announces a frame length: message-frame-length-not-zero`, async () => {
+      const message = seal(plaintext, { suiteId, frameLength: 0, headerFrameLength: 4096 });
+      expect(await sdk(message)).toEqual(plaintext);
+      expect(reasonOf(await ours(message))).toBe("message-frame-length-not-zero");
+    });
+  }
+
+  test("suite 0x0178: bytes after the final frame: message-trailing-bytes", async () => {
+    const message = Buffer.concat([seal(plaintext), Buffer.from([0])]);
+    expect(await sdk(message)).toEqual(plaintext);
+    expect(reasonOf(await ours(message))).toBe("message-trailing-bytes");
+  });
+
+  test("suite 0x0178: a whole second final frame after the first: message-trailing-bytes", async () => {
+    const message = seal(plaintext, { secondFinalFrame: true });
+    expect(await sdk(message)).toEqual(plaintext);
+    expect(reasonOf(await ours(message))).toBe("message-trailing-bytes");
+  });
+
+  test("a signing key in base64 that is not canonical (padding dropped): message-malformed", async () => {
+    const message = seal(plaintext, {
+      suiteId: 0x0378,
+      publicKeyText: (text) => Buffer.from(text.replace(/=+$/, "")),
+    });
+    expect(await sdk(message)).toEqual(plaintext);
+    expect(reasonOf(await ours(message))).toBe("message-malformed");
+  });
+
+  test("an algorithm suite DAS does not write: message-unsupported", async () => {
+    const { result } = await encrypt(keyring, plaintext, {
+      suiteId: AlgorithmSuiteIdentifier.ALG_AES128_GCM_IV12_TAG16_HKDF_SHA256,
+    });
+    expect(await sdk(result)).toEqual(plaintext);
+    expect(reasonOf(await ours(result))).toBe("message-unsupported");
+  });
+});
+
+describe("shapes DAS does not write go to the SDK after the same checks", () => {
+  test("a non-framed message is decrypted by the SDK", async () => {
+    const plaintext = randomBytes(3000);
+    expect(await ours(seal(plaintext, { frameLength: 0 }))).toEqual({ plaintext, direct: false });
+  });
+
+  test("a message with two data keys is decrypted by the SDK, whichever comes first", async () => {
+    const plaintext = randomBytes(3000);
+    const { result } = await encrypt(
+      // The SDK's multi-keyring: a generator of another namespace, then ours.
+      new MultiKeyringNode({
+        generator: keyringFor(new Uint8Array(randomBytes(32)), { namespace: "other", name: "key" }),
+        children: [keyring],
+      }),
+      plaintext,
+      { suiteId: SUITES["0x0178"] },
+    );
+    expect(await ours(result)).toEqual({ plaintext, direct: false });
+  });
+});
+
+function u32(value: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(value);
+  return b;
+}
