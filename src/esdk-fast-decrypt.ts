@@ -43,6 +43,7 @@ export function buildDirectDecrypt(identity: KeyIdentity): DirectDecrypt {
 
 const EMPTY = Buffer.alloc(0);
 const FIRST_BLOCK = Buffer.from([0x01]);
+const ZERO_SALT = { sha256: Buffer.alloc(32), sha384: Buffer.alloc(48) };
 const FRAME_LABEL = Buffer.from("AWSKMSEncryptionClient Frame");
 const FINAL_FRAME_LABEL = Buffer.from("AWSKMSEncryptionClient Final Frame");
 const DATA_KEY_LENGTH = 32;
@@ -85,18 +86,19 @@ function unwrapDataKey(
 }
 
 /**
- * The message's content key (framework/algorithm-suites.md "Key Derivation Algorithm"): HKDF
- * (RFC 5869) of the data key with an empty salt and info = suite id ‖ message id, 32 bytes. With
- * an output shorter than one hash, HKDF is two HMACs: extract PRK = HMAC(salt, data key), expand
- * T(1) = HMAC(PRK, info ‖ 0x01), of which the first 32 bytes. Both HMACs are OpenSSL's; Node's
- * `hkdfSync` gives the same bytes (test/unit/esdk-fast-decrypt.test.ts) but costs 12 µs more per
- * message — a fifth of the CPU of a one-event record — in creating a key object and a job for it.
+ * The message's content key (algorithm-suites.md § HKDF, transitive-requirements.md § HKDF
+ * Encryption Key): HKDF (RFC 5869) of the data key with a salt of hash-length zero bytes and
+ * info = suite id ‖ message id, 32 bytes. With an output shorter than one hash, HKDF is two HMACs:
+ * extract PRK = HMAC(salt, data key), expand T(1) = HMAC(PRK, info ‖ 0x01), of which the first 32
+ * bytes. Both HMACs are OpenSSL's; Node's `hkdfSync` gives the same bytes
+ * (test/unit/esdk-fast-decrypt.test.ts) but costs 12 µs more per message — a fifth of the CPU of a
+ * one-event record — in creating a key object and a job for it.
  */
 export function deriveKey(m: Pick<EsdkMessage, "suite" | "suiteId" | "messageId">, dataKey: Buffer): Buffer {
   const info = Buffer.allocUnsafe(18);
   info.writeUInt16BE(m.suiteId, 0);
   m.messageId.copy(info, 2);
-  const prk = createHmac(m.suite.hash, EMPTY).update(dataKey).digest();
+  const prk = createHmac(m.suite.hash, ZERO_SALT[m.suite.hash]).update(dataKey).digest();
   return createHmac(m.suite.hash, prk).update(info).update(FIRST_BLOCK).digest().subarray(0, 32);
 }
 

@@ -79,8 +79,8 @@ export const TAG_LENGTH = 16;
 export const PUBLIC_KEY_CONTEXT = "aws-crypto-public-key";
 const PUBLIC_KEY_CONTEXT_BYTES = Buffer.from(PUBLIC_KEY_CONTEXT);
 const FINAL_FRAME_MARK = 0xffffffff;
-/** Non-framed content is at most 2^36 - 32 bytes (message-body.md): the high word is below 2^4. */
-const NON_FRAMED_MAX_HIGH_WORD = 0xf;
+/** Non-framed content is at most 2^36 - 32 bytes (message-body.md § Encrypted Content Length). */
+const NON_FRAMED_MAX_LENGTH = 2 ** 36 - 32;
 const COMPRESSED_P384_POINT = 49;
 
 /**
@@ -181,7 +181,11 @@ function readContext(context: Buffer, signed: boolean): Buffer | undefined {
   return publicKey;
 }
 
-/** Strict base64 (ASCII, canonical padding) of a 49-byte compressed point, as the SDK requires. */
+/**
+ * Canonical base64 (ASCII, padded) of a 49-byte compressed point. Stricter than the SDK, which
+ * refuses bytes that are not UTF-8 but accepts dropped padding; Node's decoder skips what is not
+ * base64, so anything but the canonical text could hide bytes the signature never covered.
+ */
 function decodePublicKey(value: Buffer): Buffer {
   const text = value.toString("latin1");
   const point = Buffer.from(text, "base64");
@@ -239,11 +243,10 @@ function readFrames(r: Reader, frameLength: number): Frame[] {
 /** Non-framed data: IV 1, a 64-bit length of at most 2^36 - 32, the content and its tag. */
 function readNonFramed(r: Reader): Frame {
   const iv = readIv(r, 1);
-  const high = r.u32();
-  const low = r.u32();
-  if (high > NON_FRAMED_MAX_HIGH_WORD)
+  const length = r.u32() * 2 ** 32 + r.u32();
+  if (length > NON_FRAMED_MAX_LENGTH) {
     throw refuse("malformed", "the non-framed content is longer than 2^36 - 32 bytes");
-  const length = high * 2 ** 32 + low;
+  }
   return { sequence: 1, final: true, iv, content: r.bytes(length), tag: r.bytes(TAG_LENGTH) };
 }
 

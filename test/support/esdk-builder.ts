@@ -35,6 +35,14 @@ export interface SealOptions {
   readonly frameIv?: (sequence: number) => Buffer;
   /** Append a second, genuine final frame after the first. */
   readonly secondFinalFrame?: boolean;
+  /** The serialized encryption context written and authenticated as is (unsigned suite). */
+  readonly rawContext?: Buffer;
+  /** How many times the encrypted data key is written (default 1). */
+  readonly dataKeys?: number;
+  /** The tag length in bits the data key's provider info announces (default 128). */
+  readonly tagBits?: number;
+  /** The header's reserved field (default 0). */
+  readonly reserved?: number;
 }
 
 const FRAME = Buffer.from("AWSKMSEncryptionClient Frame");
@@ -63,34 +71,37 @@ export function sealMessage(plaintext: Buffer, options: SealOptions): Buffer {
   }
   if (options.unsorted !== true) entries.sort(([a], [b]) => Buffer.compare(a, b));
   const context =
-    entries.length === 0
+    options.rawContext ??
+    (entries.length === 0
       ? Buffer.alloc(0)
       : Buffer.concat([
           u16(entries.length),
           ...entries.flatMap(([k, v]) => [u16(k.length), k, u16(v.length), v]),
-        ]);
+        ]));
 
   // The raw AES keyring's encrypted data key: the key name, tag bits, IV length, IV; AAD the context.
   const wrapIv = randomBytes(12);
   const wrapped = gcm(options.wrappingKey, wrapIv, context, dataKey);
   const name = Buffer.from(identity.name);
   const providerId = Buffer.from(identity.namespace);
-  const providerInfo = Buffer.concat([name, u32(128), u32(12), wrapIv]);
+  const providerInfo = Buffer.concat([name, u32(options.tagBits ?? 128), u32(12), wrapIv]);
   const headerBody = Buffer.concat([
     Buffer.from([0x01, 0x80]),
     u16(suiteId),
     messageId,
     u16(context.length),
     context,
-    u16(1),
-    u16(providerId.length),
-    providerId,
-    u16(providerInfo.length),
-    providerInfo,
-    u16(wrapped.length),
-    wrapped,
+    u16(options.dataKeys ?? 1),
+    ...Array.from({ length: options.dataKeys ?? 1 }, () => [
+      u16(providerId.length),
+      providerId,
+      u16(providerInfo.length),
+      providerInfo,
+      u16(wrapped.length),
+      wrapped,
+    ]).flat(),
     Buffer.from([frameLength === 0 ? 0x01 : 0x02]),
-    u32(0),
+    u32(options.reserved ?? 0),
     Buffer.from([12]),
     u32(options.headerFrameLength ?? frameLength),
   ]);

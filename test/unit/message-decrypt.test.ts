@@ -153,6 +153,72 @@ describe("nothing the SDK refuses is accepted", () => {
     expect(reasonOf(await ours(message))).toBe("message-malformed");
   });
 
+  test("an encryption context key that is not UTF-8 is refused by both", async () => {
+    const message = seal(randomBytes(10), { context: [[Buffer.from([0x61, 0xff]), "1"]] });
+    expect(await sdk(message)).toBeUndefined();
+    expect(reasonOf(await ours(message))).toBe("message-malformed");
+  });
+
+  test("an encryption context of zero entries that still has a length is refused by both", async () => {
+    const message = seal(randomBytes(10), { rawContext: Buffer.from([0, 0]) });
+    expect(await sdk(message)).toBeUndefined();
+    expect(reasonOf(await ours(message))).toBe("message-malformed");
+  });
+
+  test("an encryption context with bytes after its entries is refused by both", async () => {
+    const entry = Buffer.from([0, 1, 0, 1, 0x61, 0, 1, 0x62]);
+    const message = seal(randomBytes(10), { rawContext: Buffer.concat([entry, Buffer.from([0])]) });
+    expect(await sdk(message)).toBeUndefined();
+    expect(reasonOf(await ours(message))).toBe("message-malformed");
+  });
+
+  test("an unsigned message carrying a signing key is refused by both", async () => {
+    const point = Buffer.concat([Buffer.from([0x02]), randomBytes(48)]).toString("base64");
+    const message = seal(randomBytes(10), { context: [["aws-crypto-public-key", point]] });
+    expect(await sdk(message)).toBeUndefined();
+    expect(reasonOf(await ours(message))).toBe("message-malformed");
+  });
+
+  test("a final frame longer than the header's frame length is refused by both", async () => {
+    const message = seal(randomBytes(100), { headerFrameLength: 99 });
+    expect(await sdk(message)).toBeUndefined();
+    expect(reasonOf(await ours(message))).toBe("message-malformed");
+  });
+
+  test("a data key whose provider info announces another tag length is refused by both", async () => {
+    const message = seal(randomBytes(10), { tagBits: 96 });
+    expect(await sdk(message)).toBeUndefined();
+    expect(reasonOf(await ours(message))).toBe("message-authentication-failed");
+  });
+
+  test("a non-framed content length past 2^36 - 32 is refused as malformed, not read", async () => {
+    const plaintext = randomBytes(10);
+    const message = seal(plaintext, { frameLength: 0 });
+    const lengthAt = message.length - 16 - plaintext.length - 8;
+    expect(message.readBigUInt64BE(lengthAt)).toBe(10n);
+    for (const [length, reason] of [
+      [2n ** 36n - 32n, "message-truncated"],
+      [2n ** 36n - 31n, "message-malformed"],
+    ] as const) {
+      const changed = Buffer.from(message);
+      changed.writeBigUInt64BE(length, lengthAt);
+      expect(reasonOf(await ours(changed)), String(length)).toBe(reason);
+    }
+  });
+
+  test("header reserved bytes other than zero are refused by both", async () => {
+    const message = seal(randomBytes(10), { reserved: 1 });
+    expect(await sdk(message)).toBeUndefined();
+    expect(reasonOf(await ours(message))).toBe("message-malformed");
+  });
+
+  test("no encrypted data key, or more than the 4 the SDK client allows, is refused; 4 go to the SDK", async () => {
+    const plaintext = randomBytes(10);
+    expect(reasonOf(await ours(seal(plaintext, { dataKeys: 0 })))).toBe("message-malformed");
+    expect(reasonOf(await ours(seal(plaintext, { dataKeys: 5 })))).toBe("message-malformed");
+    expect(await ours(seal(plaintext, { dataKeys: 4 }))).toEqual({ plaintext, direct: false });
+  });
+
   test("duplicate encryption context keys are refused by both", async () => {
     const message = seal(randomBytes(10), {
       context: [
