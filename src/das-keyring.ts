@@ -21,5 +21,8 @@ export function keyringFor(material: Uint8Array, identity: KeyIdentity = DAS_KEY
     // The SDK zeroes the array it is given once it has taken the key in: hand it its own copy.
     unencryptedMasterKey: new Uint8Array(material),
     wrappingSuite: RawAesWrappingSuiteIdentifier.AES256_GCM_IV12_TAG16_NO_PADDING,
+    // The context the data key's AAD is rebuilt from is sorted by bytes, as the specification and
+    // the message parser say (the keyring's default, locale order, differs: "Z" < "a" by bytes).
+    utf8Sorting: true,
   });
 }

@@ -82,6 +82,7 @@ const FINAL_FRAME_MARK = 0xffffffff;
 /** Non-framed content is at most 2^36 - 32 bytes (message-body.md § Encrypted Content Length). */
 const NON_FRAMED_MAX_LENGTH = 2 ** 36 - 32;
 const COMPRESSED_P384_POINT = 49;
+const ZERO_IV = Buffer.alloc(IV_LENGTH);
 
 /**
  * Reads the message's structure and checks every rule that needs no key.
@@ -119,8 +120,11 @@ export function parseMessage(m: Buffer): EsdkMessage {
       `a non-framed message announces frame length ${frameLength}; it MUST be 0`,
     );
   }
+  if (framed && frameLength === 0) throw refuse("malformed", "a framed message with frame length 0");
   const headerEnd = r.at;
+  // Version 1's header IV is 0 (encrypt.md § Construct the header), never a frame's IV.
   const headerIv = r.bytes(IV_LENGTH);
+  if (!headerIv.equals(ZERO_IV)) throw refuse("ivMismatch", "the header's IV is not 0");
   const headerTag = r.bytes(TAG_LENGTH);
 
   const frames = framed ? readFrames(r, frameLength) : [readNonFramed(r)];
@@ -182,9 +186,9 @@ function readContext(context: Buffer, signed: boolean): Buffer | undefined {
 }
 
 /**
- * Canonical base64 (ASCII, padded) of a 49-byte compressed point. Stricter than the SDK, which
- * refuses bytes that are not UTF-8 but accepts dropped padding; Node's decoder skips what is not
- * base64, so anything but the canonical text could hide bytes the signature never covered.
+ * Canonical base64 (ASCII, padded) of a 49-byte compressed point (transitive-requirements.md
+ * § ECDSA: the compressed form). Stricter than the SDK, which accepts dropped padding; Node's
+ * decoder skips what is not base64, so any other text could carry bytes the key does not hold.
  */
 function decodePublicKey(value: Buffer): Buffer {
   const text = value.toString("latin1");

@@ -5,6 +5,9 @@ import { RecordError } from "./errors.ts";
 import { buildDirectDecrypt } from "./esdk-fast-decrypt.ts";
 import { MAX_DATA_KEYS, parseMessage } from "./esdk-message.ts";
 
+/** A raw AES-256 wrapping key: the plaintext of a DAS data key. */
+const WRAPPING_KEY_LENGTH = 32;
+
 /** Decrypts one `databaseActivityEvents` message under the raw AES key of its record's data key. */
 export type MessageDecrypt = (message: Buffer, material: Uint8Array) => Buffer | Promise<Buffer>;
 
@@ -37,6 +40,9 @@ export function buildMessageDecrypt(identity: KeyIdentity = DAS_KEY): MessageDec
     }
   };
   return (message, material) => {
+    if (material.byteLength !== WRAPPING_KEY_LENGTH) {
+      throw new RecordError("kms-bad-data-key", `the wrapping key is ${material.byteLength} bytes, not 32`);
+    }
     const parsed = parseMessage(message);
     return direct(parsed, message, material) ?? sdkDecrypt(message, material);
   };

@@ -41,6 +41,8 @@ export interface SealOptions {
   readonly dataKeys?: number;
   /** The tag length in bits the data key's provider info announces (default 128). */
   readonly tagBits?: number;
+  /** The header's IV (default 0, as the specification says). */
+  readonly headerIv?: Buffer;
   /** The header's reserved field (default 0). */
   readonly reserved?: number;
 }
@@ -107,7 +109,7 @@ export function sealMessage(plaintext: Buffer, options: SealOptions): Buffer {
   ]);
   const info = Buffer.concat([u16(suiteId), messageId]);
   const key = Buffer.from(hkdfSync(signed ? "sha384" : "sha256", dataKey, Buffer.alloc(0), info, 32));
-  const headerIv = Buffer.alloc(12);
+  const headerIv = options.headerIv ?? Buffer.alloc(12);
   const header = Buffer.concat([headerBody, headerIv, gcm(key, headerIv, headerBody, Buffer.alloc(0))]);
 
   const ivOf = options.frameIv ?? ((sequence: number) => Buffer.concat([Buffer.alloc(8), u32(sequence)]));
