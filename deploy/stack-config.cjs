@@ -10,6 +10,16 @@ const RESOURCE_ID = /^(cluster|db)-[A-Za-z0-9]+$/;
 const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/;
 const KINESIS_ARN = /^arn:aws[a-z-]*:kinesis:[a-z0-9-]+:\d{12}:stream\/[A-Za-z0-9_.-]+$/;
 const POSITIVE_INTEGER = /^[1-9][0-9]*$/;
+/** The function's own rule for REDACT_FIELDS entries (src/config.ts). */
+const FIELD_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** A comma-separated parameter's entries, trimmed, empty ones dropped. */
+function listParam(value) {
+  return value
+    .split(",")
+    .map((item) => item.trim())
+    .filter((item) => item !== "");
+}
 
 const PARAM_NAMES = [
   "bucketName",
@@ -24,6 +34,11 @@ const PARAM_NAMES = [
   "outputFormat",
   "outputCompression",
   "includeHeartbeats",
+  "excludeUsers",
+  "excludeDatabases",
+  "excludeCommands",
+  "redactParams",
+  "redactFields",
   "outputKmsKeyArn",
   "dasKinesisStreamArn",
   "reservedConcurrency",
@@ -154,6 +169,14 @@ function checkParams(params) {
   oneOf("outputFormat", ["events", "records"]);
   oneOf("outputCompression", ["gzip", "none"]);
   oneOf("includeHeartbeats", ["true", "false"]);
+  if (params.redactParams !== "") oneOf("redactParams", ["keep", "drop"]);
+  for (const field of listParam(params.redactFields)) {
+    if (!FIELD_NAME.test(field)) {
+      problems.push(
+        `Parameter redactFields must be comma-separated field names (letters, digits, _), got "${field}"`,
+      );
+    }
+  }
   problems.push(...checkPrefixes(params));
   if (params.reservedConcurrency !== "" && !POSITIVE_INTEGER.test(params.reservedConcurrency)) {
     // 0 would be accepted by Lambda and stop the function altogether.
@@ -197,6 +220,11 @@ module.exports = async ({ resolveVariable }) => {
     OUTPUT_FORMAT: params.outputFormat,
     OUTPUT_COMPRESSION: params.outputCompression,
     INCLUDE_HEARTBEATS: params.includeHeartbeats,
+    ...(params.excludeUsers !== "" ? { EXCLUDE_USERS: params.excludeUsers } : {}),
+    ...(params.excludeDatabases !== "" ? { EXCLUDE_DATABASES: params.excludeDatabases } : {}),
+    ...(params.excludeCommands !== "" ? { EXCLUDE_COMMANDS: params.excludeCommands } : {}),
+    ...(params.redactParams !== "" ? { REDACT_PARAMS: params.redactParams } : {}),
+    ...(params.redactFields !== "" ? { REDACT_FIELDS: params.redactFields } : {}),
     OUTPUT_KMS_KEY_ID: outputKeyArn,
     POWERTOOLS_SERVICE_NAME: "das-decrypt",
     POWERTOOLS_METRICS_NAMESPACE: "DasDecrypt",

@@ -1,5 +1,6 @@
 import { availableParallelism } from "node:os";
 import { ConfigError } from "./errors.ts";
+import type { EventPolicy } from "./event-policy.ts";
 import { parseResourceId, type ResourceId } from "./resource-id.ts";
 
 export type OutputFormat = "events" | "records";
@@ -44,6 +45,8 @@ export interface Config {
   readonly maxQuarantinedRecords: number;
   /** CloudWatch namespace of the embedded-metric-format metrics. */
   readonly metricsNamespace: string;
+  /** Noise filters and redaction applied to every event written. */
+  readonly eventPolicy: EventPolicy;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -99,7 +102,31 @@ export function loadConfig(env: Env): Config {
     maxQuarantinedRecords: int(env, "MAX_QUARANTINED_RECORDS", 1000, 0, 1_000_000),
     metricsNamespace: optional(env, "POWERTOOLS_METRICS_NAMESPACE", (raw) => raw) ?? "DasDecrypt",
     outputKmsKeyId: optional(env, "OUTPUT_KMS_KEY_ID", (raw) => raw),
+    eventPolicy: Object.freeze({
+      excludeUsers: list(env, "EXCLUDE_USERS", (item) => item.toLowerCase()),
+      excludeDatabases: list(env, "EXCLUDE_DATABASES", (item) => item.toLowerCase()),
+      excludeCommands: list(env, "EXCLUDE_COMMANDS", (item) => item.toLowerCase()),
+      redactParams: oneOf(env, "REDACT_PARAMS", ["keep", "drop"] as const, "keep"),
+      redactFields: list(env, "REDACT_FIELDS", (item) => {
+        if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(item)) {
+          throw new ConfigError("REDACT_FIELDS", `must name fields (letters, digits, _), got "${item}"`);
+        }
+        return item;
+      }),
+    }),
   });
+}
+
+/** A comma-separated list: entries trimmed, empty ones ignored, each passed through `parse`. */
+function list(env: Env, name: string, parse: (item: string) => string): readonly string[] {
+  const raw = optional(env, name, (value) => value) ?? "";
+  return Object.freeze(
+    raw
+      .split(",")
+      .map((item) => item.trim())
+      .filter((item) => item !== "")
+      .map(parse),
+  );
 }
 
 /** Lambda gives one full vCPU per 1769 MB of memory. */

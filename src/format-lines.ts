@@ -1,4 +1,11 @@
 import type { OutputFormat } from "./config.ts";
+import {
+  type EventPolicy,
+  exclusionOf,
+  type FilterReason,
+  isPolicyActive,
+  redactEvent,
+} from "./event-policy.ts";
 import { normalizedMembers } from "./normalize-event.ts";
 
 /** An activity event as RDS wrote it; every field passes through untouched. */
@@ -15,12 +22,18 @@ export interface DasRecord {
 export interface LineOptions {
   readonly format: OutputFormat;
   readonly includeHeartbeats: boolean;
+  /** Filters and redaction (`event-policy.ts`); none when absent. */
+  readonly policy?: EventPolicy;
 }
 
 /** What the formatter wrote, added to as it goes. */
 export interface LineCounts {
   events: number;
   heartbeatsDropped: number;
+  /** Events a filter dropped, by reason (set once one is). */
+  filtered?: Record<FilterReason, number>;
+  /** Events redaction changed (set once one is). */
+  redacted?: number;
 }
 
 /**
@@ -36,7 +49,15 @@ export function recordLines(
   options: LineOptions,
   counts: LineCounts,
 ): string {
-  if (options.format === "records") return `${recordLine(text, record)}\n`;
+  const policy = options.policy !== undefined && isPolicyActive(options.policy) ? options.policy : undefined;
+  if (options.format === "records") {
+    if (policy === undefined) return `${recordLine(text, record)}\n`;
+    const list = record.databaseActivityEventList;
+    let kept = 0;
+    for (const event of list) if (applyPolicy(event, policy, counts)) list[kept++] = event;
+    list.length = kept;
+    return `${JSON.stringify(record)}\n`;
+  }
   const suffix = originSuffix(record.clusterId, record.instanceId);
   let lines = "";
   for (const event of record.databaseActivityEventList) {
@@ -44,10 +65,26 @@ export function recordLines(
       counts.heartbeatsDropped += 1;
       continue;
     }
+    if (policy !== undefined && !applyPolicy(event, policy, counts)) continue;
     counts.events += 1;
     lines += `${eventLine(event, suffix + normalizedMembers(event))}\n`;
   }
   return lines;
+}
+
+/**
+ * Filters and redacts one event in place, counting what it did.
+ * @returns whether the event is written.
+ */
+function applyPolicy(event: ActivityEvent, policy: EventPolicy, counts: LineCounts): boolean {
+  const reason = exclusionOf(event, policy);
+  if (reason !== undefined) {
+    counts.filtered ??= { user: 0, database: 0, command: 0 };
+    counts.filtered[reason] += 1;
+    return false;
+  }
+  if (redactEvent(event, policy)) counts.redacted = (counts.redacted ?? 0) + 1;
+  return true;
 }
 
 /** The JSON members appended to each event line, with their leading commas. */

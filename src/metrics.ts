@@ -37,6 +37,10 @@ export function publishObjectMetrics(metrics: ObjectMetrics, summary: ObjectSumm
   metrics.addMetric("RecordsQuarantined", MetricUnit.Count, summary.quarantined);
   metrics.addMetric("Events", MetricUnit.Count, summary.events);
   metrics.addMetric("HeartbeatsDropped", MetricUnit.Count, summary.heartbeatsDropped);
+  metrics.addMetric("EventsFilteredByUser", MetricUnit.Count, summary.eventsFiltered.user);
+  metrics.addMetric("EventsFilteredByDatabase", MetricUnit.Count, summary.eventsFiltered.database);
+  metrics.addMetric("EventsFilteredByCommand", MetricUnit.Count, summary.eventsFiltered.command);
+  metrics.addMetric("EventsRedacted", MetricUnit.Count, summary.eventsRedacted);
   metrics.addMetric("KmsCalls", MetricUnit.Count, summary.kmsCalls);
   metrics.addMetric("DataKeyCacheHits", MetricUnit.Count, summary.cacheHits);
   metrics.addMetric("BytesIn", MetricUnit.Bytes, summary.bytesIn);

@@ -14,6 +14,9 @@ export interface OutputCounts {
   readonly quarantined: number;
   readonly events: number;
   readonly heartbeatsDropped: number;
+  /** Events the filters dropped, by reason (absent: none configured). */
+  readonly eventsFiltered?: Readonly<Record<string, number>>;
+  readonly eventsRedacted?: number;
 }
 
 /** Where the output and the quarantine object of one source object are. */
@@ -90,6 +93,17 @@ export function countTags(counts: OutputCounts): Record<string, string> {
     quarantined: String(counts.quarantined),
     events: String(counts.events),
     "heartbeats-dropped": String(counts.heartbeatsDropped),
+    ...policyTags(counts),
+  };
+}
+
+/** `events-filtered` and `events-redacted`, only for an output a policy changed (tags are few). */
+function policyTags(counts: OutputCounts): Record<string, string> {
+  const filtered = Object.values(counts.eventsFiltered ?? {}).reduce((sum, n) => sum + n, 0);
+  const redacted = counts.eventsRedacted ?? 0;
+  return {
+    ...(filtered > 0 ? { "events-filtered": String(filtered) } : {}),
+    ...(redacted > 0 ? { "events-redacted": String(redacted) } : {}),
   };
 }
 

@@ -8,6 +8,7 @@ import type { Config } from "./config.ts";
 import type { DataKeyCacheStats } from "./data-key-cache.ts";
 import { type GzipFailure, gunzipIfCompressed } from "./decompress.ts";
 import { AwsCallError, DasDecryptError, DeadlineError, type ErrorLocation, RecordError } from "./errors.ts";
+import type { FilterReason } from "./event-policy.ts";
 import type { ObjectRef } from "./events.ts";
 import { mapOrdered } from "./map-ordered.ts";
 import { outputKeyFor } from "./output-key.ts";
@@ -32,6 +33,10 @@ export interface OutputCounts {
   records: number;
   events: number;
   heartbeatsDropped: number;
+  /** Events the filters dropped, by reason; events in = `events` + these + `heartbeatsDropped`. */
+  eventsFiltered: Record<FilterReason, number>;
+  /** Events redaction changed. */
+  eventsRedacted: number;
   /** Uncompressed NDJSON bytes. */
   bytesOut: number;
 }
@@ -111,7 +116,14 @@ export async function processObject(
   const outputBucket = config.outputBucket ?? ref.bucket;
   const outputKey = outputKeyFor(ref.key, config);
   const stats: DataKeyCacheStats = { loads: 0, hits: 0 };
-  const counts: OutputCounts = { records: 0, events: 0, heartbeatsDropped: 0, bytesOut: 0 };
+  const counts: OutputCounts = {
+    records: 0,
+    events: 0,
+    heartbeatsDropped: 0,
+    eventsFiltered: { user: 0, database: 0, command: 0 },
+    eventsRedacted: 0,
+    bytesOut: 0,
+  };
   let bytesIn = 0;
   let bytesWritten = 0;
   let gzipFailure: GzipFailure | undefined;
@@ -153,6 +165,7 @@ export async function processObject(
   const decryption = decryptor.open(resource, stats, {
     format: config.outputFormat,
     includeHeartbeats: config.includeHeartbeats,
+    policy: config.eventPolicy,
   });
   const decryptPieces = async (batch: Batch): Promise<DecryptedBatch> => {
     const { pieces } = batch;
@@ -206,6 +219,10 @@ export async function processObject(
       if (result === undefined) continue;
       counts.events += result.events;
       counts.heartbeatsDropped += result.heartbeatsDropped;
+      counts.eventsFiltered.user += result.filtered.user;
+      counts.eventsFiltered.database += result.filtered.database;
+      counts.eventsFiltered.command += result.filtered.command;
+      counts.eventsRedacted += result.redacted;
       counts.bytesOut += result.lines.length;
       if (result.lines.length > 0)
         yield Buffer.from(result.lines.buffer, result.lines.byteOffset, result.lines.length);

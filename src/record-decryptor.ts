@@ -1,4 +1,5 @@
 import { RecordError } from "./errors.ts";
+import { type FilterReason, isPolicyActive } from "./event-policy.ts";
 import { type DasRecord, type LineCounts, type LineOptions, recordLines } from "./format-lines.ts";
 import { InflatedPayloads } from "./inflate-payloads.ts";
 import { LineBuffer } from "./line-buffer.ts";
@@ -28,6 +29,10 @@ export interface BatchResult {
   readonly failures: readonly (RecordFailure | null)[];
   readonly events: number;
   readonly heartbeatsDropped: number;
+  /** Events the policy's filters dropped, by reason. */
+  readonly filtered: Readonly<Record<FilterReason, number>>;
+  /** Events redaction changed. */
+  readonly redacted: number;
 }
 
 /** Messages under DAS's raw AES key (`BC`/`DataKey`). */
@@ -93,6 +98,8 @@ export async function decryptBatch(
   }
   const inflated = new InflatedPayloads(payloads);
   const counts: LineCounts = { events: 0, heartbeatsDropped: 0 };
+  // Lines are written from a record's bytes only when nothing in them is filtered or redacted.
+  const sliceable = options.policy === undefined || !isPolicyActive(options.policy);
   // Lines are written as bytes, record by record: most records straight from their inflated bytes;
   // the others are parsed and serialized, their text decoded only when their turn comes.
   const lines = new LineBuffer(inflated.size + (inflated.size >>> 2));
@@ -103,7 +110,7 @@ export async function decryptBatch(
       failures[i] = recordFailureOf(bytes);
       continue;
     }
-    if (sliceRecordLines(bytes, options, counts, lines)) continue;
+    if (sliceable && sliceRecordLines(bytes, options, counts, lines)) continue;
     try {
       const text = bytes.toString("utf8");
       lines.text(recordLines(text, parseInner(text), options, counts));
@@ -111,8 +118,21 @@ export async function decryptBatch(
       failures[i] = recordFailureOf(error);
     }
   }
-  return { lines: lines.take(), failures, ...counts };
+  return {
+    lines: lines.take(),
+    failures,
+    events: counts.events,
+    heartbeatsDropped: counts.heartbeatsDropped,
+    filtered: counts.filtered ?? NOTHING_FILTERED,
+    redacted: counts.redacted ?? 0,
+  };
 }
+
+const NOTHING_FILTERED: Readonly<Record<FilterReason, number>> = Object.freeze({
+  user: 0,
+  database: 0,
+  command: 0,
+});
 
 const NO_KEY: RecordFailure = { reason: "kms-bad-data-key", message: "no answer for the data key" };
 

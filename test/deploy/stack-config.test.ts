@@ -70,6 +70,8 @@ describe("stack parameters are validated and name the parameter at fault", () =>
     [{ reservedConcurrency: "-5" }, /Parameter reservedConcurrency must be a whole number from 1/],
     [{ reservedConcurrency: "2.5" }, /Parameter reservedConcurrency must be a whole number from 1/],
     [{ reservedConcurrency: "ten" }, /Parameter reservedConcurrency must be a whole number from 1/],
+    [{ redactParams: "hash" }, /Parameter redactParams must be "keep" or "drop", got "hash"/],
+    [{ redactFields: "remoteHost, remote-port" }, /Parameter redactFields must be .* got "remote-port"/],
   ])("%j", async (params, message) => {
     await expect(configWith(params)).rejects.toThrow(message);
   });
@@ -166,4 +168,31 @@ test("a given output key replaces the stack's key everywhere", async () => {
   expect(config.environment.OUTPUT_KMS_KEY_ID).toBe(key);
   expect(config.resources.Resources.OutputEncryptionKey).toBeUndefined();
   expect(JSON.stringify(config.resources.Resources)).not.toContain("OutputEncryptionKey");
+});
+
+test("filters and redaction reach the function as its EXCLUDE_* and REDACT_* variables, only when set", async () => {
+  const config = await configWith({
+    excludeUsers: "rdsadmin,rdsproxyadmin",
+    excludeDatabases: "tmp",
+    excludeCommands: "select",
+    redactParams: "drop",
+    redactFields: "remoteHost",
+  });
+  expect(config.environment).toMatchObject({
+    EXCLUDE_USERS: "rdsadmin,rdsproxyadmin",
+    EXCLUDE_DATABASES: "tmp",
+    EXCLUDE_COMMANDS: "select",
+    REDACT_PARAMS: "drop",
+    REDACT_FIELDS: "remoteHost",
+  });
+  const plain = (await configWith({})).environment;
+  for (const name of [
+    "EXCLUDE_USERS",
+    "EXCLUDE_DATABASES",
+    "EXCLUDE_COMMANDS",
+    "REDACT_PARAMS",
+    "REDACT_FIELDS",
+  ]) {
+    expect(plain).not.toHaveProperty(name);
+  }
 });
