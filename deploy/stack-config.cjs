@@ -169,7 +169,7 @@ function checkParams(params) {
   oneOf("outputFormat", ["events", "records"]);
   oneOf("outputCompression", ["gzip", "none"]);
   oneOf("includeHeartbeats", ["true", "false"]);
-  if (params.redactParams !== "") oneOf("redactParams", ["keep", "drop"]);
+  if (params.redactParams !== "") oneOf("redactParams", ["keep", "drop", "hash"]);
   for (const field of listParam(params.redactFields)) {
     if (!FIELD_NAME.test(field)) {
       problems.push(
@@ -210,6 +210,7 @@ module.exports = async ({ resolveVariable }) => {
     params.outputKmsKeyArn !== "" ? params.outputKmsKeyArn : { "Fn::GetAtt": ["OutputEncryptionKey", "Arn"] };
   const s3Arn = (bucket, prefix) => sub(`arn:\${AWS::Partition}:s3:::${bucket}/${prefix}*`);
 
+  const hashing = params.redactParams === "hash";
   const environment = {
     NODE_OPTIONS,
     ...(params.dasResourceId !== "" ? { DAS_RESOURCE_ID: params.dasResourceId } : {}),
@@ -224,6 +225,7 @@ module.exports = async ({ resolveVariable }) => {
     ...(params.excludeDatabases !== "" ? { EXCLUDE_DATABASES: params.excludeDatabases } : {}),
     ...(params.excludeCommands !== "" ? { EXCLUDE_COMMANDS: params.excludeCommands } : {}),
     ...(params.redactParams !== "" ? { REDACT_PARAMS: params.redactParams } : {}),
+    ...(hashing ? { PARAM_HASH_KEY_ID: PARAM_HASH_KEY_ARN } : {}),
     ...(params.redactFields !== "" ? { REDACT_FIELDS: params.redactFields } : {}),
     OUTPUT_KMS_KEY_ID: outputKeyArn,
     POWERTOOLS_SERVICE_NAME: "das-decrypt",
@@ -271,6 +273,18 @@ module.exports = async ({ resolveVariable }) => {
       Resource: [outputKeyArn],
       Condition: { StringEquals: { "kms:ViaService": sub("s3.${AWS::Region}.amazonaws.com") } },
     },
+    ...(hashing
+      ? [
+          {
+            // REDACT_PARAMS=hash: the bind-value hash key is this key's MAC of a fixed message,
+            // asked once per container; the key itself never leaves KMS.
+            Sid: "DeriveParamHashKey",
+            Effect: "Allow",
+            Action: ["kms:GenerateMac"],
+            Resource: [PARAM_HASH_KEY_ARN],
+          },
+        ]
+      : []),
   ];
 
   const events = existing
@@ -289,6 +303,7 @@ module.exports = async ({ resolveVariable }) => {
   const Resources = {
     ...failureResources(),
     ...(params.outputKmsKeyArn === "" ? outputKeyResources() : {}),
+    ...(hashing ? paramHashKeyResources() : {}),
     ...(existing ? {} : bucketResources(bucketName, params, outputKeyArn)),
     ...(params.dasKinesisStreamArn !== "" ? firehoseResources(bucketName, params, outputKeyArn) : {}),
   };
@@ -334,6 +349,34 @@ function failureResources() {
         Threshold: 0,
         ComparisonOperator: "GreaterThanThreshold",
         TreatMissingData: "notBreaching",
+      },
+    },
+  };
+}
+
+const PARAM_HASH_KEY_ARN = { "Fn::GetAtt": ["ParamHashKey", "Arn"] };
+
+/** The HMAC key of REDACT_PARAMS=hash: replace it (a new stack key) to change every hash. */
+function paramHashKeyResources() {
+  return {
+    ParamHashKey: {
+      Type: "AWS::KMS::Key",
+      Properties: {
+        Description: "Derives das-decrypt's key for hashing bind values (REDACT_PARAMS=hash)",
+        KeySpec: "HMAC_256",
+        KeyUsage: "GENERATE_VERIFY_MAC",
+        KeyPolicy: {
+          Version: "2012-10-17",
+          Statement: [
+            {
+              Sid: "AccountAdministersKey",
+              Effect: "Allow",
+              Principal: { AWS: sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root") },
+              Action: "kms:*",
+              Resource: "*",
+            },
+          ],
+        },
       },
     },
   };

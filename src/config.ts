@@ -47,6 +47,8 @@ export interface Config {
   readonly metricsNamespace: string;
   /** Noise filters and redaction applied to every event written. */
   readonly eventPolicy: EventPolicy;
+  /** The KMS HMAC key the `REDACT_PARAMS=hash` key is derived from (set exactly when hashing). */
+  readonly paramHashKeyId: string | undefined;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -82,9 +84,17 @@ export function loadConfig(env: Env): Config {
       `must be non-empty and must neither contain nor lie under OUTPUT_PREFIX (got "${quarantinePrefix}")`,
     );
   }
+  const paramHashKeyId = optional(env, "PARAM_HASH_KEY_ID", (raw) => raw);
+  if ((env.REDACT_PARAMS ?? "").trim().toLowerCase() === "hash" && paramHashKeyId === undefined) {
+    throw new ConfigError(
+      "PARAM_HASH_KEY_ID",
+      "is required with REDACT_PARAMS=hash: the KMS HMAC_256 key the hash key is derived from",
+    );
+  }
   return Object.freeze({
     resourceId,
     resourceIdMap: Object.freeze(resourceIdMap),
+    paramHashKeyId,
     outputBucket,
     outputPrefix,
     outputFormat: oneOf(env, "OUTPUT_FORMAT", ["events", "records"] as const, "events"),
@@ -106,7 +116,7 @@ export function loadConfig(env: Env): Config {
       excludeUsers: list(env, "EXCLUDE_USERS", (item) => item.toLowerCase()),
       excludeDatabases: list(env, "EXCLUDE_DATABASES", (item) => item.toLowerCase()),
       excludeCommands: list(env, "EXCLUDE_COMMANDS", (item) => item.toLowerCase()),
-      redactParams: oneOf(env, "REDACT_PARAMS", ["keep", "drop"] as const, "keep"),
+      redactParams: oneOf(env, "REDACT_PARAMS", ["keep", "drop", "hash"] as const, "keep"),
       redactFields: list(env, "REDACT_FIELDS", (item) => {
         if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(item)) {
           throw new ConfigError("REDACT_FIELDS", `must name fields (letters, digits, _), got "${item}"`);

@@ -1,3 +1,4 @@
+import { createHmac } from "node:crypto";
 import type { ActivityEvent } from "./format-lines.ts";
 
 /**
@@ -12,8 +13,13 @@ export interface EventPolicy {
   readonly excludeDatabases: readonly string[];
   /** `command` values (lower case) whose events are dropped. */
   readonly excludeCommands: readonly string[];
-  /** Bind values (`paramList`): kept as they are, or removed. */
-  readonly redactParams: "keep" | "drop";
+  /**
+   * Bind values (`paramList`): kept as they are, removed, or each replaced by its keyed hash
+   * (HMAC-SHA-256, hex), so equal values stay joinable without being readable.
+   */
+  readonly redactParams: "keep" | "drop" | "hash";
+  /** The HMAC key of `hash`: derived at cold start from KMS (`param-hash-key.ts`), never configured. */
+  readonly paramHashKey?: Uint8Array;
   /** Event fields removed by name, also from the members of `engineNativeAuditFields`. */
   readonly redactFields: readonly string[];
 }
@@ -57,6 +63,11 @@ export function redactEvent(event: ActivityEvent, policy: EventPolicy): boolean 
   if (policy.redactParams === "drop" && "paramList" in event) {
     delete event.paramList;
     changed = true;
+  } else if (policy.redactParams === "hash" && Array.isArray(event.paramList) && event.paramList.length > 0) {
+    const key = policy.paramHashKey;
+    if (key === undefined) throw new Error("REDACT_PARAMS=hash without its key");
+    event.paramList = event.paramList.map((value: unknown) => hashParam(value, key));
+    changed = true;
   }
   if (policy.redactFields.length === 0) return changed;
   const native = event.engineNativeAuditFields;
@@ -75,6 +86,16 @@ export function redactEvent(event: ActivityEvent, policy: EventPolicy): boolean 
     }
   }
   return changed;
+}
+
+/**
+ * A bind value's keyed hash: HMAC-SHA-256 of its text (a string as is, anything else as JSON), in
+ * hex. `null` stays `null`: it holds nothing to hide and says the value was absent.
+ */
+export function hashParam(value: unknown, key: Uint8Array): string | null {
+  if (value === null) return null;
+  const text = typeof value === "string" ? value : JSON.stringify(value);
+  return createHmac("sha256", key).update(text, "utf8").digest("hex");
 }
 
 function matches(value: unknown, list: readonly string[]): boolean {

@@ -12,6 +12,7 @@ import { buildDataKeySource } from "./data-keys.ts";
 import { DasDecryptError } from "./errors.ts";
 import { type ObjectRef, parseEvent } from "./events.ts";
 import { createMetrics, type ObjectMetrics } from "./metrics.ts";
+import { paramHashKeySource } from "./param-hash-key.ts";
 import type { ObjectSummary, ProcessDeps } from "./process-object.ts";
 import { type Log, runObject } from "./run-object.ts";
 import { createS3Store } from "./s3-store.ts";
@@ -112,6 +113,9 @@ export function buildDeps(config: Config, clients: AwsClients = createClients(co
       sseKmsKeyId: config.outputKmsKeyId,
     }),
     decryptor: buildBatchDecryptor(keys, config.decryptWorkers),
+    ...(config.paramHashKeyId === undefined
+      ? {}
+      : { paramHashKey: paramHashKeySource(kms, config.paramHashKeyId) }),
   };
 }
 

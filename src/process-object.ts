@@ -8,7 +8,7 @@ import type { Config } from "./config.ts";
 import type { DataKeyCacheStats } from "./data-key-cache.ts";
 import { type GzipFailure, gunzipIfCompressed } from "./decompress.ts";
 import { AwsCallError, DasDecryptError, DeadlineError, type ErrorLocation, RecordError } from "./errors.ts";
-import type { FilterReason } from "./event-policy.ts";
+import type { EventPolicy, FilterReason } from "./event-policy.ts";
 import type { ObjectRef } from "./events.ts";
 import { mapOrdered } from "./map-ordered.ts";
 import { outputKeyFor } from "./output-key.ts";
@@ -26,6 +26,8 @@ export interface ProcessDeps {
   readonly config: Config;
   readonly store: ObjectStore;
   readonly decryptor: BatchDecryptor;
+  /** The key of `REDACT_PARAMS=hash` (once per container, from KMS); required when hashing. */
+  readonly paramHashKey?: () => Promise<Uint8Array>;
 }
 
 /** What was written to the output so far. */
@@ -165,7 +167,7 @@ export async function processObject(
   const decryption = decryptor.open(resource, stats, {
     format: config.outputFormat,
     includeHeartbeats: config.includeHeartbeats,
-    policy: config.eventPolicy,
+    policy: await eventPolicyOf(deps),
   });
   const decryptPieces = async (batch: Batch): Promise<DecryptedBatch> => {
     const { pieces } = batch;
@@ -294,6 +296,13 @@ export async function processObject(
   // The output is complete: an earlier quarantine object may go now, then the counts become tags.
   const settled = await settleOutput(store, place, summary, await earlier, signal);
   return { ...summary, ...settled, ms: Math.round(performance.now() - started) };
+}
+
+/** The configured policy, with the bind-value hash key when it hashes. */
+async function eventPolicyOf({ config, paramHashKey }: ProcessDeps): Promise<EventPolicy> {
+  if (config.eventPolicy.redactParams !== "hash") return config.eventPolicy;
+  if (paramHashKey === undefined) throw new Error("REDACT_PARAMS=hash needs the paramHashKey collaborator");
+  return { ...config.eventPolicy, paramHashKey: await paramHashKey() };
 }
 
 /** The variable that chose this key's resource id, for configuration error messages. */

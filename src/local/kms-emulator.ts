@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from "node:crypto";
+import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 
@@ -47,7 +47,7 @@ class KmsFault extends Error {
 
 /**
  * Starts a KMS emulator on loopback that speaks the KMS JSON 1.1 protocol (`Decrypt`, `Encrypt`,
- * `GenerateDataKey`), so the real SDK client, its retries and its error parsing are exercised.
+ * `GenerateDataKey`, `GenerateMac`), so the real SDK client, its retries and its error parsing are exercised.
  * Ciphertexts are bound to the encryption context like the real service: decrypting under another
  * context answers `InvalidCiphertextException`. Signatures are not checked.
  */
@@ -56,6 +56,8 @@ export async function startKmsEmulator(options: KmsEmulatorOptions = {}): Promis
     .update(`das-decrypt local kms:${options.seed ?? "default"}`)
     .digest();
   const keyArn = `arn:aws:kms:${REGION}:${ACCOUNT}:key/${KEY_ID}`;
+  // The same key stands for an HMAC_256 key too (GenerateMac), with its own secret.
+  const macKey = createHash("sha256").update(masterKey).update("mac").digest();
   const faults: KmsFaults = { latencyMs: 0, throttle: () => false, down: false, ...options.faults };
   const calls: Record<string, number> = {};
   let requestNumber = 0;
@@ -103,6 +105,14 @@ export async function startKmsEmulator(options: KmsEmulatorOptions = {}): Promis
         CiphertextBlob: blob.toString("base64"),
         EncryptionAlgorithm: "SYMMETRIC_DEFAULT",
       };
+    },
+    GenerateMac(input) {
+      checkKeyId(input.KeyId, keyArn);
+      if (input.MacAlgorithm !== "HMAC_SHA_256") {
+        throw new KmsFault("InvalidKeyUsageException", "this key's MAC algorithm is HMAC_SHA_256");
+      }
+      const mac = createHmac("sha256", macKey).update(blobField(input, "Message")).digest();
+      return { KeyId: keyArn, Mac: mac.toString("base64"), MacAlgorithm: "HMAC_SHA_256" };
     },
     GenerateDataKey(input) {
       checkKeyId(input.KeyId, keyArn);

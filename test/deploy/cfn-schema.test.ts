@@ -29,6 +29,9 @@ beforeAll(() => {
         "raw/aurora/": "cluster-ABCDEFGHIJKLMNOP",
         "raw/oracle/": "db-QRSTUVWXYZ",
       }),
+      excludeUsers: "rdsadmin,rdsproxyadmin",
+      redactParams: "hash",
+      redactFields: "remoteHost",
     }),
   );
   templates.set(
@@ -74,8 +77,18 @@ describe("the packaged template matches CloudFormation's resource schemas (types
     expect(validateTemplate(template("existing"), spec)).toEqual([]);
   });
 
-  test("dasResourceIdMap of a cluster and an instance without dasResourceId, and no Firehose stream", () => {
+  test("dasResourceIdMap of a cluster and an instance without dasResourceId, no Firehose stream; filters, and bind values hashed under an HMAC key of the stack", () => {
     expect(variables("map").DAS_RESOURCE_ID_MAP).toContain("db-QRSTUVWXYZ");
+    expect(variables("map")).toMatchObject({
+      EXCLUDE_USERS: "rdsadmin,rdsproxyadmin",
+      REDACT_PARAMS: "hash",
+      REDACT_FIELDS: "remoteHost",
+      PARAM_HASH_KEY_ID: { "Fn::GetAtt": ["ParamHashKey", "Arn"] },
+    });
+    expect(template("map").Resources.ParamHashKey?.Properties).toMatchObject({
+      KeySpec: "HMAC_256",
+      KeyUsage: "GENERATE_VERIFY_MAC",
+    });
     expect(variables("map").DAS_RESOURCE_ID).toBeUndefined();
     expect(types("map")).not.toContain("AWS::KinesisFirehose::DeliveryStream");
     expect(validateTemplate(template("map"), spec)).toEqual([]);

@@ -70,7 +70,10 @@ describe("stack parameters are validated and name the parameter at fault", () =>
     [{ reservedConcurrency: "-5" }, /Parameter reservedConcurrency must be a whole number from 1/],
     [{ reservedConcurrency: "2.5" }, /Parameter reservedConcurrency must be a whole number from 1/],
     [{ reservedConcurrency: "ten" }, /Parameter reservedConcurrency must be a whole number from 1/],
-    [{ redactParams: "hash" }, /Parameter redactParams must be "keep" or "drop", got "hash"/],
+    [
+      { redactParams: "scramble" },
+      /Parameter redactParams must be "keep" or "drop" or "hash", got "scramble"/,
+    ],
     [{ redactFields: "remoteHost, remote-port" }, /Parameter redactFields must be .* got "remote-port"/],
   ])("%j", async (params, message) => {
     await expect(configWith(params)).rejects.toThrow(message);
@@ -195,4 +198,32 @@ test("filters and redaction reach the function as its EXCLUDE_* and REDACT_* var
   ]) {
     expect(plain).not.toHaveProperty(name);
   }
+});
+
+test("redactParams=hash adds an HMAC_256 key of the stack, GenerateMac on it alone, and its ARN (never key material) to the function", async () => {
+  const config = await configWith({ redactParams: "hash" });
+  const key = (
+    config.resources.Resources as Record<string, { Type: string; Properties: Record<string, unknown> }>
+  ).ParamHashKey;
+  expect(key).toMatchObject({
+    Type: "AWS::KMS::Key",
+    Properties: { KeySpec: "HMAC_256", KeyUsage: "GENERATE_VERIFY_MAC" },
+  });
+  expect(config.environment).toMatchObject({
+    REDACT_PARAMS: "hash",
+    PARAM_HASH_KEY_ID: { "Fn::GetAtt": ["ParamHashKey", "Arn"] },
+  });
+  const statements = config.iamStatements.filter((statement) =>
+    JSON.stringify(statement).includes("ParamHashKey"),
+  );
+  expect(statements).toEqual([
+    {
+      Sid: "DeriveParamHashKey",
+      Effect: "Allow",
+      Action: ["kms:GenerateMac"],
+      Resource: [{ "Fn::GetAtt": ["ParamHashKey", "Arn"] }],
+    },
+  ]);
+  const plain = await configWith({});
+  expect(JSON.stringify(plain)).not.toContain("ParamHashKey");
 });

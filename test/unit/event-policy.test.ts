@@ -1,3 +1,4 @@
+import { createHmac } from "node:crypto";
 import { describe, expect, test } from "vitest";
 import { loadConfig } from "../../src/config.ts";
 import { ConfigError } from "../../src/errors.ts";
@@ -42,6 +43,17 @@ describe("redaction", () => {
     const kept = { paramList: ["x"] };
     expect(redactEvent(kept, NO_POLICY)).toBe(false);
     expect(kept).toEqual({ paramList: ["x"] });
+  });
+
+  test("REDACT_PARAMS=hash replaces each bind value by its HMAC-SHA-256 (hex); null stays null; equal values hash alike", () => {
+    const key = new Uint8Array(32).fill(7);
+    const p = policy({ redactParams: "hash", paramHashKey: key });
+    const event: Record<string, unknown> = { paramList: ["a@b.c", 42, null, "a@b.c"] };
+    expect(redactEvent(event, p)).toBe(true);
+    const expected = (text: string) => createHmac("sha256", key).update(text).digest("hex");
+    expect(event.paramList).toEqual([expected("a@b.c"), expected("42"), null, expected("a@b.c")]);
+    expect(redactEvent({ paramList: [] }, p)).toBe(false);
+    expect(redactEvent({ paramList: null }, p)).toBe(false);
   });
 
   test("REDACT_FIELDS removes fields by name, from the event and from engineNativeAuditFields", () => {
@@ -109,7 +121,8 @@ describe("configuration", () => {
   });
 
   test.each([
-    [{ REDACT_PARAMS: "hash" }, /REDACT_PARAMS.*keep, drop/],
+    [{ REDACT_PARAMS: "hash" }, /PARAM_HASH_KEY_ID is required with REDACT_PARAMS=hash/],
+    [{ REDACT_PARAMS: "scramble" }, /REDACT_PARAMS.*keep, drop, hash/],
     [{ REDACT_FIELDS: "remote-host" }, /REDACT_FIELDS.*remote-host/],
   ])("%j is refused, naming the variable", (env, message) => {
     expect(() => loadConfig({ ...BASE, ...env })).toThrow(ConfigError);
