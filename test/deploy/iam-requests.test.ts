@@ -2,6 +2,9 @@
 // refused is refused. The requests are recorded inside the handler's own SDK clients while it runs
 // against local S3 and KMS; the policies are the packaged template's; the verdicts are
 // @cloud-copilot/iam-simulate's.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { createClients } from "../../src/clients.ts";
 import { loadConfig } from "../../src/config.ts";
@@ -14,7 +17,7 @@ import { CapturingLog, putObject } from "../support/harness.ts";
 import { evaluate, isColonKey, type Verdict } from "../support/iam-evaluate.ts";
 import { type IamRequest, iamRequestsOf, type StackPolicies, stackPolicies } from "../support/iam-model.ts";
 import { type RecordedRequest, recordRequests } from "../support/request-recorder.ts";
-import { readTemplate } from "./packaged.ts";
+import { packageTemplate, readTemplate } from "./packaged.ts";
 
 // The handler runs on the clients src/clients.ts builds (the production settings), with the
 // recorder added to their middleware stacks.
@@ -381,3 +384,77 @@ function table(header: string[], rows: string[][]): string {
   const line = (cells: string[]) => cells.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join(" | ");
   return [line(header), widths.map((width) => "-".repeat(width)).join("-|-"), ...rows.map(line)].join("\n");
 }
+
+describe("with redactParams=hash, the bind-value hash key's one request is allowed, and only on its key", () => {
+  /** What CloudFormation would return for the stack's HMAC key; the local KMS knows it by an alias. */
+  const PARAM_HASH_KEY_ARN = "arn:aws:kms:us-east-1:111122223333:key/0badc0de-1111-4222-8333-944455556666";
+  const LOCAL_ALIAS = "alias/das-decrypt-param-hash";
+  let hashStack: StackPolicies;
+  const sent: RecordedRequest[] = [];
+
+  beforeAll(async () => {
+    const dir = mkdtempSync(join(tmpdir(), "das-decrypt-iam-hash-"));
+    try {
+      hashStack = stackPolicies(packageTemplate(dir, "ci", { redactParams: "hash" }), {
+        account: ACCOUNT,
+        region: REGION,
+        attributes: {
+          "OutputEncryptionKey.Arn": OUTPUT_KEY_ARN,
+          "FailedEventsQueue.Arn": QUEUE_ARN,
+          "ParamHashKey.Arn": PARAM_HASH_KEY_ARN,
+        },
+        externalKeyPolicies: { [DAS_KEY_ARN]: DEFAULT_KEY_POLICY },
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const fixture = await buildFirehoseObject(local.kmsClient, local.kms.keyArn, {
+      engine: "aurora-postgresql",
+      resourceId: CLUSTER,
+      records: 5,
+      eventsPerRecord: 2,
+      seed: 33,
+    });
+    const key = "raw/2026/11/25/11/hashed";
+    await putObject(local, BUCKET, key, fixture.body);
+    const functionEnv = {
+      ...hashStack.environment,
+      PARAM_HASH_KEY_ID: LOCAL_ALIAS,
+      S3_FORCE_PATH_STYLE: "true",
+      DECRYPT_WORKERS: "0",
+    };
+    const clients = createClients(loadConfig(functionEnv));
+    recordRequests(clients.s3, sent);
+    recordRequests(clients.kms, sent);
+    const handler = createHandler(functionEnv, { logger: new CapturingLog(), clients });
+    await handler(s3Notification(BUCKET, key));
+  }, 120_000);
+
+  test("the packaged function hashes under the stack's key, and every request it made is allowed", async () => {
+    expect(hashStack.environment).toMatchObject({
+      REDACT_PARAMS: "hash",
+      PARAM_HASH_KEY_ID: PARAM_HASH_KEY_ARN,
+    });
+    const requests = await iamRequestsOf(sent, hashStack, { ...keyArns, [LOCAL_ALIAS]: PARAM_HASH_KEY_ARN });
+    const macs = requests.filter((request) => request.action === "kms:GenerateMac");
+    expect(macs.map((request) => request.resource)).toEqual([PARAM_HASH_KEY_ARN]);
+    expect(requests.some((request) => request.action === "s3:PutObject")).toBe(true);
+    for (const request of requests) {
+      expect((await evaluate(request, hashStack)).result, `${request.action} ${request.resource}`).toBe(
+        "Allowed",
+      );
+    }
+  });
+
+  test("GenerateMac on any other key, and any other use of the HMAC key, are refused", async () => {
+    const context = { "aws:SecureTransport": "true", "kms:CallerAccount": ACCOUNT };
+    for (const resource of [DAS_KEY_ARN, OUTPUT_KEY_ARN]) {
+      const request = { via: "test", action: "kms:GenerateMac", resource, context };
+      expect((await evaluate(request, hashStack)).result, resource).toBe("ImplicitlyDenied");
+    }
+    for (const action of ["kms:VerifyMac", "kms:Decrypt", "kms:DescribeKey"]) {
+      const request = { via: "test", action, resource: PARAM_HASH_KEY_ARN, context };
+      expect((await evaluate(request, hashStack)).result, action).toBe("ImplicitlyDenied");
+    }
+  });
+});

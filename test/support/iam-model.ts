@@ -208,6 +208,7 @@ const S3_KMS_ACTIONS: Readonly<Record<string, readonly ("kms:GenerateDataKey" | 
 
 const KMS_COMMANDS: Readonly<Record<string, string>> = {
   Decrypt: "kms:Decrypt",
+  GenerateMac: "kms:GenerateMac",
   GenerateDataKey: "kms:GenerateDataKey",
   Encrypt: "kms:Encrypt",
 };
