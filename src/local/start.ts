@@ -92,9 +92,70 @@ async function main(): Promise<void> {
       `\n${summaries.length} objects, ${totals.records} records, ${lines.length} events, ${totals.kms} KMS Decrypt calls`,
     );
     console.log(`copies of the raw and decrypted objects: ${join(process.cwd(), OUT_DIR)}/`);
+    await showPolicy(stack, map, lines);
   } finally {
     await stack.stop();
   }
+}
+
+/** The settings the redaction demo runs with (the README's configuration table explains each). */
+const POLICY_ENV = {
+  EXCLUDE_USERS: "rdsadmin",
+  REDACT_PARAMS: "hash",
+  REDACT_FIELDS: "remoteHost",
+  OUTPUT_PREFIX: "redacted/",
+  QUARANTINE_PREFIX: "redacted-quarantine/",
+};
+
+/**
+ * Decrypts the first Aurora PostgreSQL object again with filters and redaction on, and shows one
+ * event with bind values before and after, and what the filters dropped. Fake data only.
+ */
+async function showPolicy(
+  stack: Awaited<ReturnType<typeof startLocalStack>>,
+  map: Record<string, string>,
+  plain: readonly Record<string, unknown>[],
+): Promise<void> {
+  const handler = createHandler({
+    ...stack.env,
+    DAS_RESOURCE_ID_MAP: JSON.stringify(map),
+    ...POLICY_ENV,
+    PARAM_HASH_KEY_ID: stack.kms.keyArn,
+  });
+  const key = firehoseKey("aurora-postgresql", 1);
+  const result = await handler(s3Notification(BUCKET, key));
+  if (!("objects" in result)) throw new Error("unexpected handler result");
+  const [summary] = result.objects;
+  if (summary === undefined) return;
+  const output = gunzipSync(await download(stack, summary.outputBucket, summary.outputKey)).toString("utf8");
+  const redacted = output
+    .split("\n")
+    .filter((line) => line !== "")
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+  const after = redacted.find((event) => Array.isArray(event.paramList) && event.paramList.length > 0);
+  const before = plain.find(
+    (event) => event.instanceId === after?.instanceId && event.logTime === after?.logTime,
+  );
+  const { user, database, command } = summary.eventsFiltered;
+  console.log(
+    `\nwith ${Object.entries(POLICY_ENV)
+      .slice(0, 3)
+      .map(([name, value]) => `${name}=${value}`)
+      .join(" ")}:` +
+      `\n  s3://${BUCKET}/${key}\n  → s3://${summary.outputBucket}/${summary.outputKey}` +
+      `  (${summary.events} events written, ${user + database + command} filtered (user ${user}, database ${database},` +
+      ` command ${command}), ${summary.eventsRedacted} redacted, ${summary.heartbeatsDropped} heartbeats dropped)`,
+  );
+  if (before === undefined || after === undefined) return;
+  const shown = (event: Record<string, unknown>) =>
+    JSON.stringify({
+      dbUserName: event.dbUserName,
+      remoteHost: event.remoteHost,
+      commandText: event.commandText,
+      paramList: event.paramList,
+    });
+  console.log(`  one event before: ${shown(before)}`);
+  console.log(`  and after:        ${shown(after)}`);
 }
 
 function firehoseKey(engine: Engine, n: number): string {
