@@ -359,49 +359,40 @@ const PARAM_HASH_KEY_ARN = { "Fn::GetAtt": ["ParamHashKey", "Arn"] };
 /** The HMAC key of REDACT_PARAMS=hash: replace it (a new stack key) to change every hash. */
 function paramHashKeyResources() {
   return {
-    ParamHashKey: {
-      Type: "AWS::KMS::Key",
-      Properties: {
-        Description: "Derives das-decrypt's key for hashing bind values (REDACT_PARAMS=hash)",
-        KeySpec: "HMAC_256",
-        KeyUsage: "GENERATE_VERIFY_MAC",
-        KeyPolicy: {
-          Version: "2012-10-17",
-          Statement: [
-            {
-              Sid: "AccountAdministersKey",
-              Effect: "Allow",
-              Principal: { AWS: sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root") },
-              Action: "kms:*",
-              Resource: "*",
-            },
-          ],
-        },
-      },
-    },
+    ParamHashKey: accountAdministeredKey({
+      Description: "Derives das-decrypt's key for hashing bind values (REDACT_PARAMS=hash)",
+      KeySpec: "HMAC_256",
+      KeyUsage: "GENERATE_VERIFY_MAC",
+    }),
   };
 }
 
 function outputKeyResources() {
   return {
-    OutputEncryptionKey: {
-      Type: "AWS::KMS::Key",
-      Properties: {
-        Description: "Encrypts das-decrypt's plaintext audit output at rest",
-        EnableKeyRotation: true,
-        KeyPolicy: {
-          Version: "2012-10-17",
-          Statement: [
-            {
-              // Key access is then granted by IAM policies of the account (the function's role).
-              Sid: "AccountAdministersKey",
-              Effect: "Allow",
-              Principal: { AWS: sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root") },
-              Action: "kms:*",
-              Resource: "*",
-            },
-          ],
-        },
+    OutputEncryptionKey: accountAdministeredKey({
+      Description: "Encrypts das-decrypt's plaintext audit output at rest",
+      EnableKeyRotation: true,
+    }),
+  };
+}
+
+/** A KMS key of the stack whose use is then granted by IAM policies of the account (the function's role). */
+function accountAdministeredKey(properties) {
+  return {
+    Type: "AWS::KMS::Key",
+    Properties: {
+      ...properties,
+      KeyPolicy: {
+        Version: "2012-10-17",
+        Statement: [
+          {
+            Sid: "AccountAdministersKey",
+            Effect: "Allow",
+            Principal: { AWS: sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root") },
+            Action: "kms:*",
+            Resource: "*",
+          },
+        ],
       },
     },
   };

@@ -76,7 +76,7 @@ export const MESSAGE_REASONS = {
 export const MAX_DATA_KEYS = 4;
 export const IV_LENGTH = 12;
 export const TAG_LENGTH = 16;
-export const PUBLIC_KEY_CONTEXT = "aws-crypto-public-key";
+const PUBLIC_KEY_CONTEXT = "aws-crypto-public-key";
 const PUBLIC_KEY_CONTEXT_BYTES = Buffer.from(PUBLIC_KEY_CONTEXT);
 const FINAL_FRAME_MARK = 0xffffffff;
 /** Non-framed content is at most 2^36 - 32 bytes (message-body.md § Encrypted Content Length). */

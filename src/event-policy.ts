@@ -26,6 +26,12 @@ export interface EventPolicy {
 
 /** Why an event was filtered out; counted per reason. */
 export type FilterReason = "user" | "database" | "command";
+export const FILTER_REASONS: readonly FilterReason[] = ["user", "database", "command"];
+
+/** A count of zero for every filter reason, to add to. */
+export function noneFiltered(): Record<FilterReason, number> {
+  return { user: 0, database: 0, command: 0 };
+}
 
 export const NO_POLICY: EventPolicy = Object.freeze({
   excludeUsers: [],
@@ -92,7 +98,7 @@ export function redactEvent(event: ActivityEvent, policy: EventPolicy): boolean 
  * A bind value's keyed hash: HMAC-SHA-256 of its text (a string as is, anything else as JSON), in
  * hex. `null` stays `null`: it holds nothing to hide and says the value was absent.
  */
-export function hashParam(value: unknown, key: Uint8Array): string | null {
+function hashParam(value: unknown, key: Uint8Array): string | null {
   if (value === null) return null;
   const text = typeof value === "string" ? value : JSON.stringify(value);
   return createHmac("sha256", key).update(text, "utf8").digest("hex");

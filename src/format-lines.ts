@@ -3,7 +3,7 @@ import {
   type EventPolicy,
   exclusionOf,
   type FilterReason,
-  isPolicyActive,
+  noneFiltered,
   redactEvent,
 } from "./event-policy.ts";
 import { normalizedMembers } from "./normalize-event.ts";
@@ -22,7 +22,7 @@ export interface DasRecord {
 export interface LineOptions {
   readonly format: OutputFormat;
   readonly includeHeartbeats: boolean;
-  /** Filters and redaction (`event-policy.ts`); none when absent. */
+  /** Filters and redaction (`event-policy.ts`), set only when they change something. */
   readonly policy?: EventPolicy;
 }
 
@@ -49,7 +49,7 @@ export function recordLines(
   options: LineOptions,
   counts: LineCounts,
 ): string {
-  const policy = options.policy !== undefined && isPolicyActive(options.policy) ? options.policy : undefined;
+  const { policy } = options;
   if (options.format === "records") {
     if (policy === undefined) return `${recordLine(text, record)}\n`;
     const list = record.databaseActivityEventList;
@@ -79,7 +79,7 @@ export function recordLines(
 function applyPolicy(event: ActivityEvent, policy: EventPolicy, counts: LineCounts): boolean {
   const reason = exclusionOf(event, policy);
   if (reason !== undefined) {
-    counts.filtered ??= { user: 0, database: 0, command: 0 };
+    counts.filtered ??= noneFiltered();
     counts.filtered[reason] += 1;
     return false;
   }

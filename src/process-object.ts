@@ -8,7 +8,13 @@ import type { Config } from "./config.ts";
 import type { DataKeyCacheStats } from "./data-key-cache.ts";
 import { type GzipFailure, gunzipIfCompressed } from "./decompress.ts";
 import { AwsCallError, DasDecryptError, DeadlineError, type ErrorLocation, RecordError } from "./errors.ts";
-import type { EventPolicy, FilterReason } from "./event-policy.ts";
+import {
+  type EventPolicy,
+  FILTER_REASONS,
+  type FilterReason,
+  isPolicyActive,
+  noneFiltered,
+} from "./event-policy.ts";
 import type { ObjectRef } from "./events.ts";
 import { mapOrdered } from "./map-ordered.ts";
 import { outputKeyFor } from "./output-key.ts";
@@ -122,7 +128,7 @@ export async function processObject(
     records: 0,
     events: 0,
     heartbeatsDropped: 0,
-    eventsFiltered: { user: 0, database: 0, command: 0 },
+    eventsFiltered: noneFiltered(),
     eventsRedacted: 0,
     bytesOut: 0,
   };
@@ -167,7 +173,7 @@ export async function processObject(
   const decryption = decryptor.open(resource, stats, {
     format: config.outputFormat,
     includeHeartbeats: config.includeHeartbeats,
-    policy: await eventPolicyOf(deps),
+    ...(isPolicyActive(config.eventPolicy) ? { policy: await eventPolicyOf(deps) } : {}),
   });
   const decryptPieces = async (batch: Batch): Promise<DecryptedBatch> => {
     const { pieces } = batch;
@@ -221,9 +227,7 @@ export async function processObject(
       if (result === undefined) continue;
       counts.events += result.events;
       counts.heartbeatsDropped += result.heartbeatsDropped;
-      counts.eventsFiltered.user += result.filtered.user;
-      counts.eventsFiltered.database += result.filtered.database;
-      counts.eventsFiltered.command += result.filtered.command;
+      for (const reason of FILTER_REASONS) counts.eventsFiltered[reason] += result.filtered[reason];
       counts.eventsRedacted += result.redacted;
       counts.bytesOut += result.lines.length;
       if (result.lines.length > 0)

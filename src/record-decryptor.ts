@@ -1,5 +1,5 @@
 import { RecordError } from "./errors.ts";
-import { type FilterReason, isPolicyActive } from "./event-policy.ts";
+import { type FilterReason, noneFiltered } from "./event-policy.ts";
 import { type DasRecord, type LineCounts, type LineOptions, recordLines } from "./format-lines.ts";
 import { InflatedPayloads } from "./inflate-payloads.ts";
 import { LineBuffer } from "./line-buffer.ts";
@@ -99,7 +99,7 @@ export async function decryptBatch(
   const inflated = new InflatedPayloads(payloads);
   const counts: LineCounts = { events: 0, heartbeatsDropped: 0 };
   // Lines are written from a record's bytes only when nothing in them is filtered or redacted.
-  const sliceable = options.policy === undefined || !isPolicyActive(options.policy);
+  const sliceable = options.policy === undefined;
   // Lines are written as bytes, record by record: most records straight from their inflated bytes;
   // the others are parsed and serialized, their text decoded only when their turn comes.
   const lines = new LineBuffer(inflated.size + (inflated.size >>> 2));
@@ -123,16 +123,10 @@ export async function decryptBatch(
     failures,
     events: counts.events,
     heartbeatsDropped: counts.heartbeatsDropped,
-    filtered: counts.filtered ?? NOTHING_FILTERED,
+    filtered: counts.filtered ?? noneFiltered(),
     redacted: counts.redacted ?? 0,
   };
 }
-
-const NOTHING_FILTERED: Readonly<Record<FilterReason, number>> = Object.freeze({
-  user: 0,
-  database: 0,
-  command: 0,
-});
 
 const NO_KEY: RecordFailure = { reason: "kms-bad-data-key", message: "no answer for the data key" };
 

@@ -3,7 +3,12 @@ import { gunzipSync } from "node:zlib";
 import { GenerateMacCommand } from "@aws-sdk/client-kms";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { Engine } from "../../src/local/das-events.ts";
-import { buildFirehoseObject, expectedEventLines, type InnerRecord } from "../../src/local/fixtures.ts";
+import {
+  buildFirehoseObject,
+  expectedEventLines,
+  type FixtureOptions,
+  type InnerRecord,
+} from "../../src/local/fixtures.ts";
 import { type LocalStack, s3Notification, startLocalStack } from "../../src/local/stack.ts";
 import { DERIVATION_MESSAGE } from "../../src/param-hash-key.ts";
 import { getBytes, handlerFor, outputFacts, putObject, readLines } from "../support/harness.ts";
@@ -23,6 +28,12 @@ afterAll(async () => {
 });
 
 type Event = Record<string, unknown>;
+
+/** A generated Firehose object, written under `key`. */
+async function writeFixture(key: string, options: FixtureOptions) {
+  const fixture = await buildFirehoseObject(stack.kmsClient, stack.kms.keyArn, options);
+  return { fixture, etag: await putObject(stack, BUCKET, key, fixture.body) };
+}
 
 const POLICY_ENV = {
   // Case-insensitive, exact, with spaces and an empty entry that must be ignored.
@@ -87,7 +98,7 @@ describe("EXCLUDE_* drop events and REDACT_* remove fields, for every engine; ev
   for (const engine of ENGINES) {
     test(engine, async () => {
       const key = `raw/${engine}/2026/11/25/10/policy-${engine}`;
-      const fixture = await buildFirehoseObject(stack.kmsClient, stack.kms.keyArn, {
+      const { fixture, etag } = await writeFixture(key, {
         engine,
         resourceId: engine.startsWith("aurora") ? CLUSTER : DB,
         records: 60,
@@ -95,7 +106,6 @@ describe("EXCLUDE_* drop events and REDACT_* remove fields, for every engine; ev
         heartbeatEvery: 7,
         seed: 16,
       });
-      const etag = await putObject(stack, BUCKET, key, fixture.body);
       const { handler, log } = handlerFor(stack, {
         DAS_RESOURCE_ID: engine.startsWith("aurora") ? CLUSTER : DB,
         ...POLICY_ENV,
@@ -140,14 +150,13 @@ describe("EXCLUDE_* drop events and REDACT_* remove fields, for every engine; ev
 
 test("the records format keeps each record, without the filtered events and with the fields redacted", async () => {
   const key = "raw/records/2026/11/25/11/policy-records";
-  const fixture = await buildFirehoseObject(stack.kmsClient, stack.kms.keyArn, {
+  const { fixture, etag } = await writeFixture(key, {
     engine: "aurora-postgresql",
     resourceId: CLUSTER,
     records: 20,
     eventsPerRecord: 3,
     seed: 5,
   });
-  const etag = await putObject(stack, BUCKET, key, fixture.body);
   const { handler } = handlerFor(stack, {
     DAS_RESOURCE_ID: CLUSTER,
     OUTPUT_FORMAT: "records",
@@ -161,13 +170,12 @@ test("the records format keeps each record, without the filtered events and with
 
 test("no policy configured: the same bytes as before, no policy tags", async () => {
   const key = "raw/plain/2026/11/25/11/policy-none";
-  const fixture = await buildFirehoseObject(stack.kmsClient, stack.kms.keyArn, {
+  const { fixture, etag } = await writeFixture(key, {
     engine: "aurora-postgresql",
     resourceId: CLUSTER,
     records: 10,
     eventsPerRecord: 2,
   });
-  const etag = await putObject(stack, BUCKET, key, fixture.body);
   const { handler, log } = handlerFor(stack, { DAS_RESOURCE_ID: CLUSTER });
   await handler(s3Notification(BUCKET, key, etag));
   expect(await readLines(stack, BUCKET, `decrypted/${key}.gz`)).toEqual(expectedEventLines(fixture.records));
@@ -192,14 +200,13 @@ test("REDACT_PARAMS=hash: each bind value becomes its HMAC under a key KMS deriv
   let hashed = 0;
   for (const seed of [3, 4]) {
     const key = `raw/hash/2026/11/25/12/policy-hash-${seed}`;
-    const fixture = await buildFirehoseObject(stack.kmsClient, stack.kms.keyArn, {
+    const { fixture, etag } = await writeFixture(key, {
       engine: "aurora-postgresql",
       resourceId: CLUSTER,
       records: 40,
       eventsPerRecord: 3,
       seed,
     });
-    const etag = await putObject(stack, BUCKET, key, fixture.body);
     await handler(s3Notification(BUCKET, key, etag));
     const lines = (await readLines(stack, BUCKET, `decrypted/${key}.gz`)) as Event[];
     const events = fixture.records.flatMap((record) =>

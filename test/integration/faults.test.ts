@@ -59,6 +59,12 @@ afterEach(() => {
   Object.defineProperty(stack.kms.faults, "down", { value: false, writable: true, configurable: true });
 });
 
+/** Every request of this S3 operation fails with this status and error code; the rest pass. */
+function failEvery(operation: string, status: number, code: string): void {
+  proxy.rule = (request) =>
+    request.operation === operation ? { kind: "fail", status, code } : { kind: "pass" };
+}
+
 const kmsDecrypts = () => stack.kms.calls.Decrypt ?? 0;
 const onKey = (key: string, path: string) => path === `/${BUCKET}/${key}`;
 
@@ -216,10 +222,7 @@ describe("S3 faults, through a fault-injecting proxy", () => {
     expect((await invoke(key)).error).toBeUndefined();
     expect(await listKeys(stack, BUCKET, `quarantine/${key}`)).toEqual([`quarantine/${key}`]);
     await put(key, small);
-    proxy.rule = (request) =>
-      request.operation === "DeleteObject"
-        ? { kind: "fail", status: 403, code: "AccessDenied" }
-        : { kind: "pass" };
+    failEvery("DeleteObject", 403, "AccessDenied");
     const { error, log } = await invoke(key);
     expect(error).toBeUndefined();
     await expectComplete(key, small);
@@ -232,10 +235,7 @@ describe("S3 faults, through a fault-injecting proxy", () => {
   test("a refused tagging of the counts still commits the output, with a warning naming the error", async () => {
     const key = "raw/faults/s3/no-tags";
     await put(key, small);
-    proxy.rule = (request) =>
-      request.operation === "PutObjectTagging"
-        ? { kind: "fail", status: 403, code: "AccessDenied" }
-        : { kind: "pass" };
+    failEvery("PutObjectTagging", 403, "AccessDenied");
     const { error, log } = await invoke(key);
     expect(error).toBeUndefined();
     await expectComplete(key, small);
@@ -249,10 +249,7 @@ describe("S3 faults, through a fault-injecting proxy", () => {
     const key = "raw/faults/s3/no-tag-read";
     await put(key, small);
     const deletes = proxy.count("DeleteObject");
-    proxy.rule = (request) =>
-      request.operation === "GetObjectTagging"
-        ? { kind: "fail", status: 500, code: "InternalError" }
-        : { kind: "pass" };
+    failEvery("GetObjectTagging", 500, "InternalError");
     const { error } = await invoke(key);
     expect(error).toBeUndefined();
     await expectComplete(key, small);
