@@ -14,6 +14,12 @@
  *   --cold          run only the memory cases in a new container
  *   --memory-repeat K   runs of each memory case, each in a new process; medians reported (default 3)
  *   --heap-mb N     V8 old-space cap of the process the memory cases run in (as NODE_OPTIONS would set it)
+ *   --security-lake off  skip the runs with the OCSF Parquet output on (by default, each 20-event
+ *                   case also runs the handler on one CPU with SECURITY_LAKE_BUCKET set, and the
+ *                   memory cases add the largest object with it, cold, reporting its peak RSS)
+ *   --redaction off skip the runs with redaction on (by default, each 20-event case also runs the
+ *                   handler on one CPU with REDACT_SQL_LITERALS=true and REDACT_PARAMS=hash, alternating
+ *                   with the runs without, and reports both)
  * `npm run bench` starts this process with the function's V8 settings (NODE_OPTIONS'
  * --max-semi-space-size=8, and the --no-allocation-site-pretenuring its entry point sets), so the
  * handler runs here as it runs in Lambda; the memory cases' processes get them from the stack's
@@ -78,6 +84,19 @@ const FUNCTION_NODE_OPTIONS = (
 ).NODE_OPTIONS;
 const MEMORY_REPEAT = Number(args.get("--memory-repeat") ?? "3");
 const COLD_ONLY = process.argv.includes("--cold");
+const REDACTION = args.get("--redaction") !== "off";
+const SECURITY_LAKE = args.get("--security-lake") !== "off";
+/** The OCSF Parquet output on, to a bucket of the bench's S3. */
+const SECURITY_LAKE_ENV = {
+  SECURITY_LAKE_BUCKET: "bench-lake",
+  SECURITY_LAKE_ACCOUNT_ID: "111122223333",
+};
+/** The redaction the issue's target is set for: literals out of statements, bind values hashed. */
+const REDACTION_ENV = {
+  REDACT_SQL_LITERALS: "true",
+  REDACT_PARAMS: "hash",
+  PARAM_HASH_KEY_ID: "alias/bench-param-hash",
+};
 /** Size of the object a warm container has decrypted before a memory case's object. */
 const WARM_UP_MB = 100;
 const DISTINCT = 1000;
@@ -166,11 +185,17 @@ const ALL_CPUS = `0-${availableParallelism() - 1}`;
  * Runs the real handler on one object with `workers` decryption workers, pinned to `cpus`; CPU and
  * peak RSS of this process only (servers are elsewhere).
  */
-async function runOurs(servers: Servers, key: string, workers: number, cpus: string) {
+async function runOurs(
+  servers: Servers,
+  key: string,
+  workers: number,
+  cpus: string,
+  env: Record<string, string> = {},
+) {
   await servers.ask("calls");
   const before = await servers.ask("calls");
   const handler = createHandler(
-    { ...process.env, DECRYPT_WORKERS: String(workers) },
+    { ...process.env, ...env, DECRYPT_WORKERS: String(workers) },
     { logger: SILENT_LOG, metrics: NO_METRICS },
   );
   pinTo(cpus);
@@ -398,8 +423,14 @@ async function main(): Promise<void> {
       const single: Awaited<ReturnType<typeof runOurs>>[] = [];
       const multi: Awaited<ReturnType<typeof runOurs>>[] = [];
       const floors: number[] = [];
+      const redacted: Awaited<ReturnType<typeof runOurs>>[] = [];
+      const lake: Awaited<ReturnType<typeof runOurs>>[] = [];
       for (let round = 0; round < REPEAT; round += 1) {
         single.push(await runOurs(servers, key, 0, ONE_CPU));
+        if (REDACTION && eventsPerRecord > 1)
+          redacted.push(await runOurs(servers, key, 0, ONE_CPU, REDACTION_ENV));
+        if (SECURITY_LAKE && eventsPerRecord > 1)
+          lake.push(await runOurs(servers, key, 0, ONE_CPU, SECURITY_LAKE_ENV));
         multi.push(await runOurs(servers, key, availableParallelism(), ALL_CPUS));
         floors.push(floor(records, suite, count).cpuUsPerRecord);
       }
@@ -420,6 +451,8 @@ async function main(): Promise<void> {
         wallMs: Math.round(wallMs),
         recordsPerSec: Math.round(count / (wallMs / 1000)),
         plaintextMBps: +(ours.summary.bytesOut / 1e6 / (wallMs / 1000)).toFixed(1),
+        plaintextMB: +(ours.summary.bytesOut / 1e6).toFixed(2),
+        outputMB: +(ours.summary.bytesWritten / 1e6).toFixed(2),
         cpuUsPerRecord: +cpuUsPerRecord.toFixed(1),
         floorCpuUsPerRecord: +floorUs.toFixed(1),
         oursOverFloor: +(cpuUsPerRecord / floorUs).toFixed(2),
@@ -435,6 +468,30 @@ async function main(): Promise<void> {
         speedupAllCpus: +(wallMs / wallMsMulti).toFixed(2),
         peakRssMBAllCpus: Math.max(...multi.map((r) => r.peakRssMB)),
         kmsCallsAllCpus: (multi[0] as (typeof multi)[number]).kmsCalls,
+        ...(redacted.length === 0
+          ? {}
+          : {
+              redaction: Object.entries(REDACTION_ENV)
+                .map(([name, value]) => `${name}=${value}`)
+                .join(" "),
+              cpuUsPerEvent: +(cpuUsPerRecord / eventsPerRecord).toFixed(2),
+              redactedCpuUsPerEvent: +(median(redacted.map(cpuUs)) / eventsPerRecord).toFixed(2),
+              redactedOverPlain: +(median(redacted.map(cpuUs)) / cpuUsPerRecord).toFixed(2),
+              redactedOverPlainEachRun: redacted.map(
+                (r, i) => +(cpuUs(r) / cpuUs(single[i] as typeof r)).toFixed(2),
+              ),
+              redactedEventsWritten: (redacted[0] as (typeof redacted)[number]).summary.events,
+              statementsRedactedWhole: (redacted[0] as (typeof redacted)[number]).summary
+                .statementsUnreadable,
+            }),
+        ...(lake.length === 0
+          ? {}
+          : {
+              securityLakeCpuUsPerEvent: +(median(lake.map(cpuUs)) / eventsPerRecord).toFixed(2),
+              securityLakeOverPlain: +(median(lake.map(cpuUs)) / cpuUsPerRecord).toFixed(2),
+              securityLakeRows: (lake[0] as (typeof lake)[number]).summary.securityLake?.rows,
+              securityLakePeakRssMB: Math.max(...lake.map((r) => r.peakRssMB)),
+            }),
       });
     }
 
@@ -497,9 +554,11 @@ async function main(): Promise<void> {
         // The handler alone in a fresh process, as in Lambda: the benchmark's own fixtures do not
         // count. Once decrypting in its own thread (one vCPU), once with one worker per CPU; each
         // in a new container (cold) and in one that has done a 100 MiB object before (warm).
-        for (const [workers, warm] of [0, availableParallelism()].flatMap((n) => [
-          [n, false] as const,
-          [n, true] as const,
+        for (const [workers, warm, withLake] of [0, availableParallelism()].flatMap((n) => [
+          [n, false, false] as const,
+          [n, true, false] as const,
+          // The OCSF Parquet output too, on the largest object: its row groups must not grow memory.
+          ...(SECURITY_LAKE && mb === BIG_MB ? [[n, false, true] as const] : []),
         ])) {
           if (MEMORY_WORKERS !== undefined && Number(MEMORY_WORKERS) !== workers) continue;
           if (COLD_ONLY && warm) continue;
@@ -507,7 +566,15 @@ async function main(): Promise<void> {
           let kmsCalls = 0;
           for (let round = 0; round < MEMORY_REPEAT; round += 1) {
             const before = await servers.ask("calls");
-            runs.push(await runMemoryCase(bundle, key, workers, warm ? warmUpKey : undefined));
+            runs.push(
+              await runMemoryCase(
+                bundle,
+                key,
+                workers,
+                warm ? warmUpKey : undefined,
+                withLake ? SECURITY_LAKE_ENV : {},
+              ),
+            );
             const after = await servers.ask("calls");
             kmsCalls = Math.max(kmsCalls, (after.Decrypt ?? 0) - (before.Decrypt ?? 0));
           }
@@ -516,6 +583,7 @@ async function main(): Promise<void> {
             case: "memory",
             workers,
             container: warm ? `warm (${WARM_UP_MB} MiB object before)` : "cold",
+            ...(withLake ? { output: "NDJSON + OCSF Parquet (SECURITY_LAKE_BUCKET)" } : {}),
             objectMB: +(objectBytes / 1e6).toFixed(1),
             records: count,
             wallMs,
@@ -554,6 +622,7 @@ async function runMemoryCase(
   key: string,
   workers: number,
   warmUpKey: string | undefined,
+  env: Record<string, string> = {},
 ): Promise<MemoryRun> {
   const flags = [
     ...(HEAP_MB === undefined ? [] : [`--max-old-space-size=${HEAP_MB}`]),
@@ -567,6 +636,7 @@ async function runMemoryCase(
       DECRYPT_WORKERS: String(workers),
       POWERTOOLS_LOG_LEVEL: "SILENT",
       POWERTOOLS_METRICS_DISABLED: "true",
+      ...env,
     },
   });
   let output = "";

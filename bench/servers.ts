@@ -16,12 +16,15 @@ const kms = await startKmsEmulator({
   faults: { latencyMs: Number(process.env.KMS_LATENCY_MS ?? "5") },
 });
 s3.createBucket("bench");
+// Where the Security Lake runs write their Parquet files.
+s3.createBucket("bench-lake");
 process.stdout.write(`${JSON.stringify({ s3: front.endpoint, kms: kms.endpoint, keyArn: kms.keyArn })}\n`);
 for await (const line of createInterface({ input: process.stdin })) {
   if (line === "calls") process.stdout.write(`${JSON.stringify(kms.calls)}\n`);
   if (line === "reset") {
     for (const name of Object.keys(kms.calls)) kms.calls[name] = 0;
     s3.emptyBucket("bench");
+    s3.emptyBucket("bench-lake");
     process.stdout.write("{}\n");
   }
 }

@@ -1,6 +1,6 @@
 // Turns the stack's parameters into the parts of the CloudFormation that depend on them: the
 // function's environment, its least-privilege IAM statements, the S3 event or bucket, the failure
-// queue and alarm, the output encryption key and, optionally, the Firehose delivery stream.
+// queue, the alarms, the output encryption key and, optionally, the Firehose delivery stream.
 // serverless.yml reads it with ${file(./deploy/stack-config.cjs):<part>}. It validates every
 // parameter the way the function validates its environment; deploy/preflight-plugin.cjs runs the
 // same checks (checkParams) before osls resolves this file, so a user sees every bad one at once.
@@ -9,9 +9,29 @@
 const RESOURCE_ID = /^(cluster|db)-[A-Za-z0-9]+$/;
 const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/;
 const KINESIS_ARN = /^arn:aws[a-z-]*:kinesis:[a-z0-9-]+:\d{12}:stream\/[A-Za-z0-9_.-]+$/;
+const SNS_TOPIC_ARN = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/;
 const POSITIVE_INTEGER = /^[1-9][0-9]*$/;
 /** The function's own rule for REDACT_FIELDS entries (src/config.ts). */
 const FIELD_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** Days plaintext output and quarantine objects live in a bucket of the stack when not set. */
+const OUTPUT_RETENTION_DAYS = 365;
+const LOCK_MODES = ["GOVERNANCE", "COMPLIANCE"];
+/** S3's longest bucket name, and what the stack appends to name the output bucket of a locked stack. */
+const BUCKET_NAME_MAX = 63;
+const OUTPUT_BUCKET_SUFFIX = "-output";
+/** The namespace of the function's metrics (POWERTOOLS_METRICS_NAMESPACE), which the silence alarm watches. */
+const METRICS_NAMESPACE = "DasDecrypt";
+/** The one event the function may put, on the default bus (src/object-events.ts). */
+const OBJECT_EVENT_SOURCE = "das-decrypt";
+const OBJECT_EVENT_DETAIL_TYPE = "DAS Object Decrypted";
+/** CloudWatch evaluates an alarm over a day at most (Period × EvaluationPeriods). */
+const SILENCE_MINUTES_MAX = 1440;
+/**
+ * How long the Firehose stream the stack creates buffers before it writes an object: on a quiet
+ * stream (heartbeats only) objects are 5 minutes apart, so a silence alarm needs two intervals.
+ */
+const FIREHOSE_BUFFER_SECONDS = 300;
+const FIREHOSE_SILENCE_MINUTES_MIN = (2 * FIREHOSE_BUFFER_SECONDS) / 60;
 
 /** A comma-separated parameter's entries, trimmed, empty ones dropped. */
 function listParam(value) {
@@ -39,9 +59,18 @@ const PARAM_NAMES = [
   "excludeCommands",
   "redactParams",
   "redactFields",
+  "redactSqlLiterals",
   "outputKmsKeyArn",
   "dasKinesisStreamArn",
   "reservedConcurrency",
+  "plaintextRetentionDays",
+  "quarantineRetentionDays",
+  "rawRetentionDays",
+  "rawObjectLockMode",
+  "rawObjectLockDays",
+  "objectEvents",
+  "streamSilenceMinutes",
+  "alarmTopicArn",
 ];
 
 /** The message of every bad parameter found: one line each, then how to set them. */
@@ -72,6 +101,65 @@ async function readParams(readParam) {
     params[name] = value === null || value === undefined ? "" : String(value).trim();
   }
   return params;
+}
+
+/**
+ * A stage's parameters may also live in params/<stage>.json beside serverless.yml, as `das-decrypt
+ * setup` writes them from the database's own description: the preflight plugin adds them under
+ * params.<stage> before anything reads a parameter, and provider.region reads its "region".
+ */
+function stageFile(stage) {
+  return `params/${stage}.json`;
+}
+
+const STAGE_FILE_KEYS = ["region", "database", "params"];
+const REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
+
+/**
+ * Reads the text of a stage file, {"region": "<the database's region>", "database": "<its ARN>",
+ * "params": {"<parameter>": <value>, …}} (each part optional). Returns its region ("" when absent),
+ * its parameters (strings, numbers or booleans, as written) and one "<file>: …" line per problem;
+ * `known` lists the parameter names there are.
+ */
+function parseStageFile(text, file, known) {
+  const problems = [];
+  const isObject = (value) => value !== null && typeof value === "object" && !Array.isArray(value);
+  let content;
+  try {
+    content = JSON.parse(text);
+  } catch (error) {
+    content = null;
+    problems.push(`${file} is not JSON (${error.message})`);
+  }
+  if (!isObject(content)) {
+    if (problems.length === 0) {
+      problems.push(`${file} must hold a JSON object like {"region": "…", "params": {"dasResourceId": "…"}}`);
+    }
+    return { region: "", params: {}, problems };
+  }
+  for (const key of Object.keys(content)) {
+    if (!STAGE_FILE_KEYS.includes(key)) {
+      problems.push(`${file} has "${key}": only ${STAGE_FILE_KEYS.map((k) => `"${k}"`).join(", ")} belong there`);
+    }
+  }
+  let region = content.region ?? "";
+  if (typeof region !== "string" || (region !== "" && !REGION.test(region))) {
+    problems.push(`${file} has region ${JSON.stringify(region)}: an AWS region like "eu-west-1" is expected`);
+    region = "";
+  }
+  let params = content.params ?? {};
+  if (!isObject(params)) {
+    problems.push(`${file} has "params" that is not an object of parameter names and values`);
+    params = {};
+  }
+  for (const [name, value] of Object.entries(params)) {
+    if (!known.includes(name)) {
+      problems.push(`${file} sets "${name}", which is not a parameter of the stack`);
+    } else if (!["string", "number", "boolean"].includes(typeof value)) {
+      problems.push(`${file} sets ${name} to ${JSON.stringify(value)}: a string, number or boolean is expected`);
+    }
+  }
+  return { region, params, problems };
 }
 
 /** Resource ids by encryption context key, from the single id and the prefix map, and what is wrong with them. */
@@ -115,10 +203,20 @@ function checkPrefixes(params) {
       problems.push(`Parameter ${name} must be a non-empty key prefix ending in "/", got "${params[name]}"`);
     }
   }
-  const sameBucket = params.outputBucket === "" || params.outputBucket === params.bucketName;
   // Overlap is only meaningful between well-formed prefixes ("" would overlap everything).
-  if (!sameBucket || problems.length > 0) return problems;
+  if (problems.length > 0) return problems;
   const { rawPrefix, outputPrefix, quarantinePrefix } = params;
+  if (quarantinePrefix.startsWith(outputPrefix) || outputPrefix.startsWith(quarantinePrefix)) {
+    // The function refuses it at cold start (src/config.ts); each prefix also has its own expiry.
+    problems.push(
+      `Parameter quarantinePrefix must neither contain nor lie under outputPrefix "${outputPrefix}"`,
+    );
+  }
+  // A locked stack writes its output to a bucket of its own (or the outputBucket given, never the raw one).
+  const sameBucket =
+    params.rawObjectLockMode === "" &&
+    (params.outputBucket === "" || params.outputBucket === params.bucketName);
+  if (!sameBucket) return problems;
   for (const [name, other] of [
     ["outputPrefix", outputPrefix],
     ["quarantinePrefix", quarantinePrefix],
@@ -127,6 +225,130 @@ function checkPrefixes(params) {
       // The notification filters on the raw prefix: output under it would trigger the function again.
       problems.push(`Parameter ${name} must not overlap rawPrefix "${rawPrefix}" in the same bucket`);
     }
+  }
+  return problems;
+}
+
+/**
+ * Where the plaintext output, quarantine and Athena results go: a bucket the stack creates (the raw
+ * bucket, or with Object Lock a second one) or a bucket of someone else's, whose lifecycle the stack
+ * cannot set. `bucketName` is the raw bucket's name ("" while the stack has yet to name it).
+ */
+function outputPlacement(params, bucketName) {
+  const locked = params.rawObjectLockMode !== "";
+  if (params.outputBucket !== "" && params.outputBucket !== bucketName) {
+    return { bucket: params.outputBucket, ofStack: false, separate: true };
+  }
+  if (locked) return { bucket: `${bucketName}${OUTPUT_BUCKET_SUFFIX}`, ofStack: true, separate: true };
+  return { bucket: bucketName, ofStack: params.existingBucket !== "true", separate: false };
+}
+
+/** The name of the bucket the stack creates when bucketName is empty. */
+function generatedBucketName(stage, accountId, region) {
+  return `das-decrypt-${stage}-${accountId}-${region}`;
+}
+
+/**
+ * The problems that need the raw bucket's name: with bucketName given, checkParams finds them; when
+ * the stack names its bucket after the account, the preflight plugin (and the stack, should a
+ * parameter have been left to a later variable) once that name is known.
+ */
+function checkBucketNames(params, bucketName) {
+  if (params.rawObjectLockMode === "") return [];
+  if (params.outputBucket === bucketName) {
+    return [
+      `Parameter outputBucket must not be the locked bucket "${bucketName}": the plaintext would stay as long as the raw objects`,
+    ];
+  }
+  if (params.outputBucket === "" && bucketName.length + OUTPUT_BUCKET_SUFFIX.length > BUCKET_NAME_MAX) {
+    return [
+      `Parameter outputBucket is required with rawObjectLockMode when the bucket name "${bucketName}" is longer than ${BUCKET_NAME_MAX - OUTPUT_BUCKET_SUFFIX.length} characters (the stack would name its output bucket "<bucket name>${OUTPUT_BUCKET_SUFFIX}")`,
+    ];
+  }
+  return [];
+}
+
+/** Lifecycle and Object Lock: whole days, a lock only on a bucket the stack creates, and no expiry it could not apply. */
+function checkRetention(params) {
+  const problems = [];
+  const days = (name, empty) => {
+    if (params[name] !== "" && !POSITIVE_INTEGER.test(params[name])) {
+      problems.push(`Parameter ${name} must be a whole number of days from 1${empty}, got "${params[name]}"`);
+      return false;
+    }
+    return params[name] !== "";
+  };
+  days("plaintextRetentionDays", `, or empty for ${OUTPUT_RETENTION_DAYS}`);
+  days("quarantineRetentionDays", `, or empty for ${OUTPUT_RETENTION_DAYS}`);
+  const rawDays = days("rawRetentionDays", ", or empty to keep raw objects");
+  const existing = params.existingBucket === "true";
+  if (rawDays && existing) {
+    problems.push(
+      "Parameter rawRetentionDays cannot apply when existingBucket is true: the bucket's owner sets its lifecycle",
+    );
+  }
+
+  const mode = params.rawObjectLockMode;
+  if (mode === "") {
+    if (params.rawObjectLockDays !== "") {
+      problems.push('Parameter rawObjectLockDays needs rawObjectLockMode ("GOVERNANCE" or "COMPLIANCE")');
+    }
+  } else {
+    if (!LOCK_MODES.includes(mode)) {
+      problems.push(
+        `Parameter rawObjectLockMode must be "GOVERNANCE" or "COMPLIANCE", or empty for no lock, got "${mode}"`,
+      );
+    }
+    if (params.rawObjectLockDays === "") {
+      problems.push(
+        "Parameter rawObjectLockDays is required with rawObjectLockMode: the days each raw object stays locked",
+      );
+    } else if (days("rawObjectLockDays", "") && rawDays) {
+      if (Number(params.rawRetentionDays) < Number(params.rawObjectLockDays)) {
+        problems.push(
+          `Parameter rawRetentionDays must be at least rawObjectLockDays (${params.rawObjectLockDays}): a locked object cannot expire, got "${params.rawRetentionDays}"`,
+        );
+      }
+    }
+    if (existing) {
+      problems.push(
+        "Parameter rawObjectLockMode cannot apply when existingBucket is true: Object Lock is set when the stack creates its bucket",
+      );
+    }
+  }
+
+  // Only a bucket the stack creates gets its lifecycle; an explicit expiry elsewhere would be a promise not kept.
+  const output = outputPlacement(params, params.bucketName);
+  if (!output.ofStack && output.bucket !== "") {
+    for (const name of ["plaintextRetentionDays", "quarantineRetentionDays"]) {
+      if (params[name] !== "") {
+        problems.push(
+          `Parameter ${name} cannot apply: the output goes to bucket "${output.bucket}", which the stack does not create (its owner sets its lifecycle)`,
+        );
+      }
+    }
+  }
+  if (params.bucketName !== "" && !existing) problems.push(...checkBucketNames(params, params.bucketName));
+  return problems;
+}
+
+/** The silence alarm's window (whole minutes a day at most, longer than Firehose's buffer) and the alarms' topic. */
+function checkAlarms(params) {
+  const problems = [];
+  const minutes = params.streamSilenceMinutes;
+  if (!POSITIVE_INTEGER.test(minutes) || Number(minutes) > SILENCE_MINUTES_MAX) {
+    problems.push(
+      `Parameter streamSilenceMinutes must be a whole number of minutes from 1 to ${SILENCE_MINUTES_MAX} (a CloudWatch alarm looks back a day at most), got "${minutes}"`,
+    );
+  } else if (params.dasKinesisStreamArn !== "" && Number(minutes) < FIREHOSE_SILENCE_MINUTES_MIN) {
+    problems.push(
+      `Parameter streamSilenceMinutes must be at least ${FIREHOSE_SILENCE_MINUTES_MIN} with dasKinesisStreamArn: the stack's Firehose stream buffers ${FIREHOSE_BUFFER_SECONDS} s, so objects arrive only every ${FIREHOSE_BUFFER_SECONDS / 60} minutes on a quiet stream, got "${minutes}"`,
+    );
+  }
+  if (params.alarmTopicArn !== "" && !SNS_TOPIC_ARN.test(params.alarmTopicArn)) {
+    problems.push(
+      `Parameter alarmTopicArn must be the ARN of an SNS topic (arn:aws:sns:<region>:<account>:<name>), or empty for none, got "${params.alarmTopicArn}"`,
+    );
   }
   return problems;
 }
@@ -177,6 +399,7 @@ function checkParams(params) {
       );
     }
   }
+  if (params.redactSqlLiterals !== "") oneOf("redactSqlLiterals", ["true", "false"]);
   problems.push(...checkPrefixes(params));
   if (params.reservedConcurrency !== "" && !POSITIVE_INTEGER.test(params.reservedConcurrency)) {
     // 0 would be accepted by Lambda and stop the function altogether.
@@ -184,6 +407,9 @@ function checkParams(params) {
       `Parameter reservedConcurrency must be a whole number from 1, or empty for none reserved, got "${params.reservedConcurrency}"`,
     );
   }
+  problems.push(...checkRetention(params));
+  oneOf("objectEvents", ["true", "false"]);
+  problems.push(...checkAlarms(params));
   return problems;
 }
 
@@ -201,21 +427,34 @@ module.exports = async ({ resolveVariable }) => {
   if (problems.length > 0) throw new ParameterError(problems);
   const existing = params.existingBucket === "true";
   const ids = resourceIds(params).byContext;
+  const stage = await resolveVariable("sls:stage");
+  // Each stage's metrics (and so its silence alarm) are its own: the service is their dimension.
+  const serviceName = `das-decrypt-${stage}`;
   const bucketName =
     params.bucketName !== ""
       ? params.bucketName
-      : `das-decrypt-${await resolveVariable("sls:stage")}-${await resolveVariable("aws:accountId")}-${await resolveVariable("aws:region")}`;
-  const outputBucket = params.outputBucket !== "" ? params.outputBucket : bucketName;
+      : generatedBucketName(
+          stage,
+          await resolveVariable("aws:accountId"),
+          await resolveVariable("aws:region"),
+        );
+  if (params.bucketName === "" && !existing) {
+    const nameProblems = checkBucketNames(params, bucketName);
+    if (nameProblems.length > 0) throw new ParameterError(nameProblems);
+  }
+  const output = outputPlacement(params, bucketName);
+  const outputBucket = output.bucket;
   const outputKeyArn =
     params.outputKmsKeyArn !== "" ? params.outputKmsKeyArn : { "Fn::GetAtt": ["OutputEncryptionKey", "Arn"] };
   const s3Arn = (bucket, prefix) => sub(`arn:\${AWS::Partition}:s3:::${bucket}/${prefix}*`);
 
   const hashing = params.redactParams === "hash";
+  const publishing = params.objectEvents === "true";
   const environment = {
     NODE_OPTIONS,
     ...(params.dasResourceId !== "" ? { DAS_RESOURCE_ID: params.dasResourceId } : {}),
     ...(params.dasResourceIdMap !== "" ? { DAS_RESOURCE_ID_MAP: params.dasResourceIdMap } : {}),
-    ...(params.outputBucket !== "" ? { OUTPUT_BUCKET: params.outputBucket } : {}),
+    ...(params.outputBucket !== "" || output.separate ? { OUTPUT_BUCKET: outputBucket } : {}),
     OUTPUT_PREFIX: params.outputPrefix,
     QUARANTINE_PREFIX: params.quarantinePrefix,
     OUTPUT_FORMAT: params.outputFormat,
@@ -227,9 +466,11 @@ module.exports = async ({ resolveVariable }) => {
     ...(params.redactParams !== "" ? { REDACT_PARAMS: params.redactParams } : {}),
     ...(hashing ? { PARAM_HASH_KEY_ID: PARAM_HASH_KEY_ARN } : {}),
     ...(params.redactFields !== "" ? { REDACT_FIELDS: params.redactFields } : {}),
+    ...(params.redactSqlLiterals === "true" ? { REDACT_SQL_LITERALS: "true" } : {}),
     OUTPUT_KMS_KEY_ID: outputKeyArn,
-    POWERTOOLS_SERVICE_NAME: "das-decrypt",
-    POWERTOOLS_METRICS_NAMESPACE: "DasDecrypt",
+    ...(publishing ? { PUBLISH_OBJECT_EVENTS: "true" } : {}),
+    POWERTOOLS_SERVICE_NAME: serviceName,
+    POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
     POWERTOOLS_LOG_LEVEL: "INFO",
   };
 
@@ -285,6 +526,7 @@ module.exports = async ({ resolveVariable }) => {
           },
         ]
       : []),
+    ...(publishing ? [publishObjectEventsStatement()] : []),
   ];
 
   const events = existing
@@ -300,15 +542,19 @@ module.exports = async ({ resolveVariable }) => {
       ]
     : [];
 
+  const alarmActions = params.alarmTopicArn === "" ? [] : [params.alarmTopicArn];
   const Resources = {
-    ...failureResources(),
+    ...failureResources(alarmActions),
+    ...silenceAlarmResources(Number(params.streamSilenceMinutes), serviceName, alarmActions),
     ...(params.outputKmsKeyArn === "" ? outputKeyResources() : {}),
     ...(hashing ? paramHashKeyResources() : {}),
     ...(existing ? {} : bucketResources(bucketName, params, outputKeyArn)),
+    ...(output.separate && output.ofStack ? outputBucketResources(outputBucket, params, outputKeyArn) : {}),
     ...(params.dasKinesisStreamArn !== "" ? firehoseResources(bucketName, params, outputKeyArn) : {}),
   };
   const Outputs = {
     DasBucketName: { Value: bucketName },
+    OutputBucketName: { Value: outputBucket },
     FailedEventsQueueUrl: { Value: { Ref: "FailedEventsQueue" } },
     OutputEncryptionKeyArn: { Value: outputKeyArn },
   };
@@ -325,7 +571,64 @@ module.exports = async ({ resolveVariable }) => {
   };
 };
 
-function failureResources() {
+/**
+ * PutEvents of "DAS Object Decrypted" events from das-decrypt on the account's default bus, and no
+ * other. events:source and events:detail-type are multivalued keys (ArrayOfString in the Service
+ * Authorization Reference: one value per entry of the call), so they need a set operator: every
+ * entry must be das-decrypt's event. ForAllValues alone would also hold for a request without the
+ * keys, hence the Null guard.
+ */
+function publishObjectEventsStatement() {
+  return {
+    Sid: "PublishObjectEvents",
+    Effect: "Allow",
+    Action: ["events:PutEvents"],
+    Resource: [sub("arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/default")],
+    Condition: {
+      "ForAllValues:StringEquals": {
+        "events:source": OBJECT_EVENT_SOURCE,
+        "events:detail-type": OBJECT_EVENT_DETAIL_TYPE,
+      },
+      Null: { "events:source": "false", "events:detail-type": "false" },
+    },
+  };
+}
+
+/** AlarmActions (and OKActions, for an alarm whose all-clear matters) when there is a topic to notify. */
+function notifications(actions, withOk) {
+  if (actions.length === 0) return {};
+  return { AlarmActions: actions, ...(withOk ? { OKActions: actions } : {}) };
+}
+
+/**
+ * The alarm that fires when no object was decrypted for `minutes`: the function's ObjectsDecrypted
+ * metric (1 per object) summed per period, every period of the window below 1 or missing. 5-minute
+ * periods when the window is made of them, else 1-minute ones.
+ */
+function silenceAlarmResources(minutes, serviceName, actions) {
+  const period = minutes % 5 === 0 ? 300 : 60;
+  return {
+    StreamSilenceAlarm: {
+      Type: "AWS::CloudWatch::Alarm",
+      Properties: {
+        AlarmDescription: `${serviceName} decrypted no object for ${minutes} minutes. A started activity stream writes a heartbeat at least every 2 seconds, so a live stream always produces objects: the stream, its Firehose delivery, the S3 notification or the function has stopped.`,
+        Namespace: METRICS_NAMESPACE,
+        MetricName: "ObjectsDecrypted",
+        Dimensions: [{ Name: "service", Value: serviceName }],
+        Statistic: "Sum",
+        Period: period,
+        EvaluationPeriods: (minutes * 60) / period,
+        Threshold: 1,
+        ComparisonOperator: "LessThanThreshold",
+        // No metric at all is the silence this alarm is for.
+        TreatMissingData: "breaching",
+        ...notifications(actions, true),
+      },
+    },
+  };
+}
+
+function failureResources(actions) {
   return {
     FailedEventsQueue: {
       Type: "AWS::SQS::Queue",
@@ -349,6 +652,7 @@ function failureResources() {
         Threshold: 0,
         ComparisonOperator: "GreaterThanThreshold",
         TreatMissingData: "notBreaching",
+        ...notifications(actions, false),
       },
     },
   };
@@ -369,10 +673,15 @@ function paramHashKeyResources() {
 
 function outputKeyResources() {
   return {
-    OutputEncryptionKey: accountAdministeredKey({
-      Description: "Encrypts das-decrypt's plaintext audit output at rest",
-      EnableKeyRotation: true,
-    }),
+    OutputEncryptionKey: {
+      ...accountAdministeredKey({
+        Description: "Encrypts das-decrypt's plaintext audit output at rest",
+        EnableKeyRotation: true,
+      }),
+      // The buckets outlive the stack (and a lock may keep raw objects for years): so does their key.
+      DeletionPolicy: "Retain",
+      UpdateReplacePolicy: "Retain",
+    },
   };
 }
 
@@ -398,17 +707,161 @@ function accountAdministeredKey(properties) {
   };
 }
 
-function bucketResources(bucketName, params, outputKeyArn) {
-  const bucketArn = sub(`arn:\${AWS::Partition}:s3:::${bucketName}`);
+const ABORT_INCOMPLETE_UPLOADS = {
+  Id: "AbortIncompleteMultipartUploads",
+  Status: "Enabled",
+  AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 },
+};
+
+/** The lifecycle of the plaintext: output, quarantine and Athena results, in the bucket that holds them. */
+function outputLifecycleRules(params) {
+  const days = (name) => Number(params[name] || OUTPUT_RETENTION_DAYS);
+  return [
+    // Athena query results hold plaintext audit data too; they are not kept past a month.
+    { Id: "ExpireAthenaResults", Status: "Enabled", Prefix: "athena-results/", ExpirationInDays: 30 },
+    // `reprocess` regenerates expired output from the raw objects, for as long as those are kept.
+    {
+      Id: "ExpireDecryptedOutput",
+      Status: "Enabled",
+      Prefix: params.outputPrefix,
+      ExpirationInDays: days("plaintextRetentionDays"),
+    },
+    {
+      Id: "ExpireQuarantinedRecords",
+      Status: "Enabled",
+      Prefix: params.quarantinePrefix,
+      ExpirationInDays: days("quarantineRetentionDays"),
+    },
+  ];
+}
+
+/**
+ * The lifecycle of the raw objects. In the versioned (locked) bucket an expiry only hides the object
+ * behind a delete marker: the version it leaves behind, or any other deleted one, goes a day later
+ * (S3 keeps a locked version until its lock ends), then the delete marker left alone.
+ */
+function rawLifecycleRules(params, versioned) {
+  return [
+    ...(params.rawRetentionDays === ""
+      ? []
+      : [
+          {
+            Id: "ExpireRawObjects",
+            Status: "Enabled",
+            Prefix: params.rawPrefix,
+            ExpirationInDays: Number(params.rawRetentionDays),
+          },
+        ]),
+    ...(versioned
+      ? [
+          {
+            Id: "RemoveDeletedVersions",
+            Status: "Enabled",
+            NoncurrentVersionExpiration: { NoncurrentDays: 1 },
+            ExpiredObjectDeleteMarker: true,
+          },
+        ]
+      : []),
+  ];
+}
+
+/** A bucket of the stack: SSE-KMS under the output key, no public access, no ACLs, kept when the stack goes. */
+function hardenedBucket(bucketName, outputKeyArn, rules, properties = {}) {
+  return {
+    Type: "AWS::S3::Bucket",
+    DeletionPolicy: "Retain",
+    UpdateReplacePolicy: "Retain",
+    Properties: {
+      BucketName: bucketName,
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [
+          {
+            ServerSideEncryptionByDefault: { SSEAlgorithm: "aws:kms", KMSMasterKeyID: outputKeyArn },
+            BucketKeyEnabled: true,
+          },
+        ],
+      },
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
+      OwnershipControls: { Rules: [{ ObjectOwnership: "BucketOwnerEnforced" }] },
+      LifecycleConfiguration: { Rules: [ABORT_INCOMPLETE_UPLOADS, ...rules] },
+      ...properties,
+    },
+  };
+}
+
+/** TLS only; where the plaintext is written, SSE-KMS under the output key only. */
+function bucketPolicy(bucketId, bucketName, params, outputKeyArn, holdsOutput) {
   const objectsArn = (prefix) => sub(`arn:\${AWS::Partition}:s3:::${bucketName}/${prefix}*`);
+  const outputObjects = [objectsArn(params.outputPrefix), objectsArn(params.quarantinePrefix)];
   const denyOutputWriteUnless = (Sid, header, value) => ({
     Sid,
     Effect: "Deny",
     Principal: "*",
     Action: "s3:PutObject",
-    Resource: [objectsArn(params.outputPrefix), objectsArn(params.quarantinePrefix)],
+    Resource: outputObjects,
     Condition: { Null: { [header]: "false" }, StringNotEquals: { [header]: value } },
   });
+  return {
+    Type: "AWS::S3::BucketPolicy",
+    Properties: {
+      Bucket: { Ref: bucketId },
+      PolicyDocument: {
+        Version: "2012-10-17",
+        Statement: [
+          {
+            Sid: "DenyInsecureTransport",
+            Effect: "Deny",
+            Principal: "*",
+            Action: "s3:*",
+            Resource: [sub(`arn:\${AWS::Partition}:s3:::${bucketName}`), objectsArn("")],
+            Condition: { Bool: { "aws:SecureTransport": "false" } },
+          },
+          ...(holdsOutput
+            ? [
+                // Plaintext is never stored without SSE-KMS: a write that asks for other encryption, or
+                // for another KMS key than the output's, is refused; one that asks for none gets the
+                // bucket's default (SSE-KMS under the output key). UploadPart and
+                // CompleteMultipartUpload are authorized as s3:PutObject and never carry these headers:
+                // only a header that is present (Null: false) and wrong is denied.
+                denyOutputWriteUnless("DenyOutputWithoutKms", "s3:x-amz-server-side-encryption", "aws:kms"),
+                denyOutputWriteUnless(
+                  "DenyOutputUnderOtherKmsKey",
+                  "s3:x-amz-server-side-encryption-aws-kms-key-id",
+                  outputKeyArn,
+                ),
+                {
+                  // aws:kms without a key id would mean S3's AWS managed key (aws/s3), not the output's.
+                  Sid: "DenyOutputUnderManagedKey",
+                  Effect: "Deny",
+                  Principal: "*",
+                  Action: "s3:PutObject",
+                  Resource: outputObjects,
+                  Condition: {
+                    StringEquals: { "s3:x-amz-server-side-encryption": "aws:kms" },
+                    Null: { "s3:x-amz-server-side-encryption-aws-kms-key-id": "true" },
+                  },
+                },
+              ]
+            : []),
+        ],
+      },
+    },
+  };
+}
+
+/**
+ * The bucket Firehose writes to, notifying the function. With rawObjectLockMode it is created with
+ * Object Lock, whose default retention locks every new version in it: the plaintext then goes to a
+ * bucket of its own (outputBucketResources), never to this one (checkBucketNames).
+ */
+function bucketResources(bucketName, params, outputKeyArn) {
+  const locked = params.rawObjectLockMode !== "";
+  const holdsOutput = outputPlacement(params, bucketName).bucket === bucketName;
   return {
     DecryptS3InvokePermission: {
       Type: "AWS::Lambda::Permission",
@@ -417,95 +870,53 @@ function bucketResources(bucketName, params, outputKeyArn) {
         Action: "lambda:InvokeFunction",
         Principal: "s3.amazonaws.com",
         SourceAccount: { Ref: "AWS::AccountId" },
-        SourceArn: bucketArn,
+        SourceArn: sub(`arn:\${AWS::Partition}:s3:::${bucketName}`),
       },
     },
     DasBucket: {
-      Type: "AWS::S3::Bucket",
-      DependsOn: ["DecryptS3InvokePermission"],
-      DeletionPolicy: "Retain",
-      UpdateReplacePolicy: "Retain",
-      Properties: {
-        BucketName: bucketName,
-        BucketEncryption: {
-          ServerSideEncryptionConfiguration: [
-            {
-              ServerSideEncryptionByDefault: { SSEAlgorithm: "aws:kms", KMSMasterKeyID: outputKeyArn },
-              BucketKeyEnabled: true,
-            },
-          ],
-        },
-        PublicAccessBlockConfiguration: {
-          BlockPublicAcls: true,
-          BlockPublicPolicy: true,
-          IgnorePublicAcls: true,
-          RestrictPublicBuckets: true,
-        },
-        OwnershipControls: { Rules: [{ ObjectOwnership: "BucketOwnerEnforced" }] },
-        LifecycleConfiguration: {
-          Rules: [
-            {
-              Id: "AbortIncompleteMultipartUploads",
-              Status: "Enabled",
-              AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 },
-            },
-            // Athena query results hold plaintext audit data too; they are not kept past a month.
-            { Id: "ExpireAthenaResults", Status: "Enabled", Prefix: "athena-results/", ExpirationInDays: 30 },
-          ],
-        },
-        NotificationConfiguration: {
-          LambdaConfigurations: [
-            {
-              Event: "s3:ObjectCreated:*",
-              Filter: { S3Key: { Rules: [{ Name: "prefix", Value: params.rawPrefix }] } },
-              Function: { "Fn::GetAtt": ["DecryptLambdaFunction", "Arn"] },
-            },
-          ],
-        },
-      },
-    },
-    DasBucketPolicy: {
-      Type: "AWS::S3::BucketPolicy",
-      Properties: {
-        Bucket: { Ref: "DasBucket" },
-        PolicyDocument: {
-          Version: "2012-10-17",
-          Statement: [
-            {
-              Sid: "DenyInsecureTransport",
-              Effect: "Deny",
-              Principal: "*",
-              Action: "s3:*",
-              Resource: [bucketArn, sub(`arn:\${AWS::Partition}:s3:::${bucketName}/*`)],
-              Condition: { Bool: { "aws:SecureTransport": "false" } },
-            },
-            // Plaintext is never stored without SSE-KMS: a write that asks for other encryption, or
-            // for another KMS key than the output's, is refused; one that asks for none gets the
-            // bucket's default (SSE-KMS under the output key, above). UploadPart and
-            // CompleteMultipartUpload are authorized as s3:PutObject and never carry these headers:
-            // only a header that is present (Null: false) and wrong is denied.
-            denyOutputWriteUnless("DenyOutputWithoutKms", "s3:x-amz-server-side-encryption", "aws:kms"),
-            denyOutputWriteUnless(
-              "DenyOutputUnderOtherKmsKey",
-              "s3:x-amz-server-side-encryption-aws-kms-key-id",
-              outputKeyArn,
-            ),
-            {
-              // aws:kms without a key id would mean S3's AWS managed key (aws/s3), not the output's.
-              Sid: "DenyOutputUnderManagedKey",
-              Effect: "Deny",
-              Principal: "*",
-              Action: "s3:PutObject",
-              Resource: [objectsArn(params.outputPrefix), objectsArn(params.quarantinePrefix)],
-              Condition: {
-                StringEquals: { "s3:x-amz-server-side-encryption": "aws:kms" },
-                Null: { "s3:x-amz-server-side-encryption-aws-kms-key-id": "true" },
+      ...hardenedBucket(
+        bucketName,
+        outputKeyArn,
+        [...(holdsOutput ? outputLifecycleRules(params) : []), ...rawLifecycleRules(params, locked)],
+        {
+          ...(locked
+            ? {
+                // Object Lock needs versioning, and can only be chosen when the bucket is created.
+                ObjectLockEnabled: true,
+                ObjectLockConfiguration: {
+                  ObjectLockEnabled: "Enabled",
+                  Rule: {
+                    DefaultRetention: {
+                      Mode: params.rawObjectLockMode,
+                      Days: Number(params.rawObjectLockDays),
+                    },
+                  },
+                },
+                VersioningConfiguration: { Status: "Enabled" },
+              }
+            : {}),
+          NotificationConfiguration: {
+            LambdaConfigurations: [
+              {
+                Event: "s3:ObjectCreated:*",
+                Filter: { S3Key: { Rules: [{ Name: "prefix", Value: params.rawPrefix }] } },
+                Function: { "Fn::GetAtt": ["DecryptLambdaFunction", "Arn"] },
               },
-            },
-          ],
+            ],
+          },
         },
-      },
+      ),
+      DependsOn: ["DecryptS3InvokePermission"],
     },
+    DasBucketPolicy: bucketPolicy("DasBucket", bucketName, params, outputKeyArn, holdsOutput),
+  };
+}
+
+/** The plaintext's bucket of a locked stack: unversioned and unlocked, so its lifecycle removes what expires. */
+function outputBucketResources(outputBucket, params, outputKeyArn) {
+  return {
+    DasOutputBucket: hardenedBucket(outputBucket, outputKeyArn, outputLifecycleRules(params)),
+    DasOutputBucketPolicy: bucketPolicy("DasOutputBucket", outputBucket, params, outputKeyArn, true),
   };
 }
 
@@ -581,7 +992,7 @@ function firehoseResources(bucketName, params, outputKeyArn) {
           Prefix: params.rawPrefix,
           ErrorOutputPrefix: "processing-failed/",
           CompressionFormat: "UNCOMPRESSED",
-          BufferingHints: { SizeInMBs: 64, IntervalInSeconds: 300 },
+          BufferingHints: { SizeInMBs: 64, IntervalInSeconds: FIREHOSE_BUFFER_SECONDS },
         },
       },
     },
@@ -591,5 +1002,10 @@ function firehoseResources(bucketName, params, outputKeyArn) {
 module.exports.NODE_OPTIONS = NODE_OPTIONS;
 module.exports.readParams = readParams;
 module.exports.checkParams = checkParams;
+module.exports.checkBucketNames = checkBucketNames;
+module.exports.generatedBucketName = generatedBucketName;
 module.exports.describeProblems = describeProblems;
 module.exports.ParameterError = ParameterError;
+module.exports.PARAM_NAMES = PARAM_NAMES;
+module.exports.stageFile = stageFile;
+module.exports.parseStageFile = parseStageFile;

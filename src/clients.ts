@@ -1,3 +1,4 @@
+import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import { KMSClient } from "@aws-sdk/client-kms";
 import { LambdaClient } from "@aws-sdk/client-lambda";
 import { S3Client } from "@aws-sdk/client-s3";
@@ -34,6 +35,15 @@ export function createClients(config: Pick<Config, "s3ForcePathStyle">): AwsClie
       requestHandler: { connectionTimeout: 3_000, requestTimeout: 10_000 },
     }),
   };
+}
+
+/** The client "DAS Object Decrypted" events go through: a few quick attempts, after the output is complete. */
+export function createEventBridgeClient(): EventBridgeClient {
+  return new EventBridgeClient({
+    retryMode: "standard",
+    maxAttempts: 3,
+    requestHandler: { connectionTimeout: 3_000, requestTimeout: 5_000 },
+  });
 }
 
 /** The Lambda client the reprocessing command invokes the deployed function with. */

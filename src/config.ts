@@ -1,6 +1,7 @@
 import { availableParallelism } from "node:os";
 import { ConfigError } from "./errors.ts";
 import type { EventPolicy } from "./event-policy.ts";
+import type { SecurityLakeTarget } from "./ocsf/security-lake.ts";
 import { parseResourceId, type ResourceId } from "./resource-id.ts";
 
 export type OutputFormat = "events" | "records";
@@ -18,6 +19,8 @@ export interface Config {
   readonly outputFormat: OutputFormat;
   readonly outputCompression: OutputCompression;
   readonly includeHeartbeats: boolean;
+  /** Publish a "DAS Object Decrypted" event to the default EventBridge bus for each object decrypted. */
+  readonly publishObjectEvents: boolean;
   readonly s3ForcePathStyle: boolean;
   /** Worker threads that decrypt; 0 decrypts in the handler's own thread. */
   readonly decryptWorkers: number;
@@ -45,6 +48,10 @@ export interface Config {
   readonly maxQuarantinedRecords: number;
   /** CloudWatch namespace of the embedded-metric-format metrics. */
   readonly metricsNamespace: string;
+  /** The `service` of the log lines and the metrics' dimension (the stack names it per stage). */
+  readonly serviceName: string;
+  /** Also write each object's events as OCSF rows in Parquet to this Amazon Security Lake custom source. */
+  readonly securityLake: SecurityLakeTarget | undefined;
   /** Noise filters and redaction applied to every event written. */
   readonly eventPolicy: EventPolicy;
   /** The KMS HMAC key the `REDACT_PARAMS=hash` key is derived from (set exactly when hashing). */
@@ -92,6 +99,7 @@ export function loadConfig(env: Env): Config {
     );
   }
   return Object.freeze({
+    securityLake: securityLakeTarget(env),
     resourceId,
     resourceIdMap: Object.freeze(resourceIdMap),
     paramHashKeyId,
@@ -100,6 +108,7 @@ export function loadConfig(env: Env): Config {
     outputFormat: oneOf(env, "OUTPUT_FORMAT", ["events", "records"] as const, "events"),
     outputCompression: oneOf(env, "OUTPUT_COMPRESSION", ["gzip", "none"] as const, "gzip"),
     includeHeartbeats: bool(env, "INCLUDE_HEARTBEATS", false),
+    publishObjectEvents: bool(env, "PUBLISH_OBJECT_EVENTS", false),
     s3ForcePathStyle: bool(env, "S3_FORCE_PATH_STYLE", false),
     decryptWorkers: decryptWorkers(env),
     decryptBatchRecords: int(env, "DECRYPT_BATCH_RECORDS", 256, 1, 10_000),
@@ -111,6 +120,7 @@ export function loadConfig(env: Env): Config {
     quarantinePrefix,
     maxQuarantinedRecords: int(env, "MAX_QUARANTINED_RECORDS", 1000, 0, 1_000_000),
     metricsNamespace: optional(env, "POWERTOOLS_METRICS_NAMESPACE", (raw) => raw) ?? "DasDecrypt",
+    serviceName: optional(env, "POWERTOOLS_SERVICE_NAME", (raw) => raw) ?? "das-decrypt",
     outputKmsKeyId: optional(env, "OUTPUT_KMS_KEY_ID", (raw) => raw),
     eventPolicy: Object.freeze({
       excludeUsers: list(env, "EXCLUDE_USERS", (item) => item.toLowerCase()),
@@ -123,8 +133,40 @@ export function loadConfig(env: Env): Config {
         }
         return item;
       }),
+      redactSqlLiterals: bool(env, "REDACT_SQL_LITERALS", false),
     }),
   });
+}
+
+/**
+ * `SECURITY_LAKE_BUCKET` with the source name (`SECURITY_LAKE_SOURCE`, default `das-decrypt`), the
+ * account (`SECURITY_LAKE_ACCOUNT_ID`) and the region (`AWS_REGION`, which Lambda sets) its keys name.
+ */
+function securityLakeTarget(env: Env): SecurityLakeTarget | undefined {
+  const bucket = optional(env, "SECURITY_LAKE_BUCKET", (raw) => raw);
+  if (bucket === undefined) return undefined;
+  const source = optional(env, "SECURITY_LAKE_SOURCE", (raw) => raw) ?? "das-decrypt";
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(source)) {
+    throw new ConfigError(
+      "SECURITY_LAKE_SOURCE",
+      `must be a custom source name of letters, digits, - and _ (at most 64), got "${source}"`,
+    );
+  }
+  const accountId = optional(env, "SECURITY_LAKE_ACCOUNT_ID", (raw) => raw);
+  if (accountId === undefined || !/^\d{12}$/.test(accountId)) {
+    throw new ConfigError(
+      "SECURITY_LAKE_ACCOUNT_ID",
+      "must be the 12-digit account id the Security Lake keys name, with SECURITY_LAKE_BUCKET",
+    );
+  }
+  const region = optional(env, "AWS_REGION", (raw) => raw);
+  if (region === undefined) {
+    throw new ConfigError(
+      "AWS_REGION",
+      "must name the region the Security Lake keys name, with SECURITY_LAKE_BUCKET",
+    );
+  }
+  return Object.freeze({ bucket, source, accountId, region });
 }
 
 /** A comma-separated list: entries trimmed, empty ones ignored, each passed through `parse`. */

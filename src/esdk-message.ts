@@ -62,7 +62,7 @@ export const SUITES: ReadonlyMap<number, Suite> = new Map([
   [0x0378, { hash: "sha384", signed: true }],
 ]);
 
-/** Quarantine reasons of a message refused for its structure (README "Failure handling"). */
+/** Quarantine reasons of a message refused for its structure (docs/failure-handling.md). */
 export const MESSAGE_REASONS = {
   truncated: "message-truncated",
   malformed: "message-malformed",

@@ -3,6 +3,7 @@ import {
   type EventPolicy,
   exclusionOf,
   type FilterReason,
+  isUnreadableStatement,
   noneFiltered,
   redactEvent,
 } from "./event-policy.ts";
@@ -34,6 +35,8 @@ export interface LineCounts {
   filtered?: Record<FilterReason, number>;
   /** Events redaction changed (set once one is). */
   redacted?: number;
+  /** Statements replaced whole because their text could not be read (set once one is). */
+  statementsUnreadable?: number;
 }
 
 /**
@@ -83,7 +86,12 @@ function applyPolicy(event: ActivityEvent, policy: EventPolicy, counts: LineCoun
     counts.filtered[reason] += 1;
     return false;
   }
-  if (redactEvent(event, policy)) counts.redacted = (counts.redacted ?? 0) + 1;
+  if (redactEvent(event, policy)) {
+    counts.redacted = (counts.redacted ?? 0) + 1;
+    if (policy.redactSqlLiterals && isUnreadableStatement(event.commandText)) {
+      counts.statementsUnreadable = (counts.statementsUnreadable ?? 0) + 1;
+    }
+  }
   return true;
 }
 

@@ -6,12 +6,13 @@ import {
   handleBatchOperations,
   isBatchOperationsEvent,
 } from "./batch-operations.ts";
-import { type AwsClients, createClients } from "./clients.ts";
+import { type AwsClients, createClients, createEventBridgeClient } from "./clients.ts";
 import { type Config, loadConfig } from "./config.ts";
 import { buildDataKeySource } from "./data-keys.ts";
 import { DasDecryptError } from "./errors.ts";
 import { type ObjectRef, parseEvent } from "./events.ts";
 import { createMetrics, type ObjectMetrics } from "./metrics.ts";
+import { eventBridgePublisher, type ObjectEventPublisher } from "./object-events.ts";
 import { paramHashKeySource } from "./param-hash-key.ts";
 import type { ObjectSummary, ProcessDeps } from "./process-object.ts";
 import { type Log, runObject } from "./run-object.ts";
@@ -44,6 +45,8 @@ export interface HandlerOptions {
   readonly deps?: ProcessDeps;
   /** SDK clients to build the collaborators on, instead of new ones (tests record what they send). */
   readonly clients?: AwsClients;
+  /** Where "DAS Object Decrypted" events go when PUBLISH_OBJECT_EVENTS is on (default: the EventBridge default bus). */
+  readonly objectEvents?: ObjectEventPublisher;
 }
 
 /**
@@ -56,14 +59,18 @@ export function createHandler(
   options: HandlerOptions = {},
 ): DecryptHandler {
   const config = loadConfig(env);
-  const logger = options.logger ?? powertoolsLog(new Logger({ serviceName: "das-decrypt" }));
-  const metrics = options.metrics ?? createMetrics(config.metricsNamespace);
+  const logger = options.logger ?? powertoolsLog(new Logger({ serviceName: config.serviceName }));
+  const metrics = options.metrics ?? createMetrics(config.metricsNamespace, config.serviceName);
   const deps = options.deps ?? buildDeps(config, options.clients);
+  const objectEvents = config.publishObjectEvents
+    ? (options.objectEvents ?? eventBridgePublisher(createEventBridgeClient()))
+    : undefined;
+  const reporting = { logger, metrics, ...(objectEvents === undefined ? {} : { objectEvents }) };
 
   return async (event, context) => {
     if (isBatchOperationsEvent(event)) {
       const signal = deadlineSignal(context);
-      return handleBatchOperations(event, (ref) => runObject(ref, deps, { logger, metrics }, signal));
+      return handleBatchOperations(event, (ref) => runObject(ref, deps, reporting, signal));
     }
     const parsed = parseEvent(event);
     for (const reason of parsed.skipped) logger.info("notification skipped", { reason });
@@ -71,7 +78,7 @@ export function createHandler(
     const failures: { ref: ObjectRef; error: unknown }[] = [];
     const summaries: ObjectSummary[] = [];
     for (const ref of unique(parsed.objects)) {
-      const outcome = await runObject(ref, deps, { logger, metrics }, signal);
+      const outcome = await runObject(ref, deps, reporting, signal);
       if (outcome.kind === "decrypted") summaries.push(outcome.summary);
       if (outcome.kind === "failed") failures.push({ ref, error: outcome.error });
     }
@@ -113,6 +120,16 @@ export function buildDeps(config: Config, clients: AwsClients = createClients(co
       sseKmsKeyId: config.outputKmsKeyId,
     }),
     decryptor: buildBatchDecryptor(keys, config.decryptWorkers),
+    // Security Lake's bucket is encrypted its own way (its default encryption): no SSE headers.
+    ...(config.securityLake === undefined
+      ? {}
+      : {
+          lakeStore: createS3Store(s3, {
+            partBytes: config.uploadPartBytes,
+            queueSize: config.uploadQueueSize,
+            sseKmsKeyId: undefined,
+          }),
+        }),
     ...(config.paramHashKeyId === undefined
       ? {}
       : { paramHashKey: paramHashKeySource(kms, config.paramHashKeyId) }),

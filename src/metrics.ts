@@ -23,8 +23,8 @@ export const NO_METRICS: ObjectMetrics = {
  * Powertools Metrics for this function: CloudWatch embedded metric format, one blob per object,
  * written to stdout where Lambda's log pipeline turns it into metrics (no API calls, no latency).
  */
-export function createMetrics(namespace: string): Metrics {
-  return new Metrics({ namespace, serviceName: "das-decrypt" });
+export function createMetrics(namespace: string, serviceName: string): Metrics {
+  return new Metrics({ namespace, serviceName });
 }
 
 /** Publishes one object's counts (never content): records, events, quarantined, KMS, bytes, time. */
@@ -41,12 +41,20 @@ export function publishObjectMetrics(metrics: ObjectMetrics, summary: ObjectSumm
   metrics.addMetric("EventsFilteredByDatabase", MetricUnit.Count, summary.eventsFiltered.database);
   metrics.addMetric("EventsFilteredByCommand", MetricUnit.Count, summary.eventsFiltered.command);
   metrics.addMetric("EventsRedacted", MetricUnit.Count, summary.eventsRedacted);
+  metrics.addMetric("StatementsRedactedWhole", MetricUnit.Count, summary.statementsUnreadable);
+  if (summary.securityLake !== undefined)
+    metrics.addMetric("SecurityLakeRows", MetricUnit.Count, summary.securityLake.rows);
   metrics.addMetric("KmsCalls", MetricUnit.Count, summary.kmsCalls);
   metrics.addMetric("DataKeyCacheHits", MetricUnit.Count, summary.cacheHits);
   metrics.addMetric("BytesIn", MetricUnit.Bytes, summary.bytesIn);
   metrics.addMetric("BytesWritten", MetricUnit.Bytes, summary.bytesWritten);
   metrics.addMetric("ObjectDuration", MetricUnit.Milliseconds, summary.ms);
   metrics.addMetric("CountTagsNotWritten", MetricUnit.Count, summary.countsNotTagged === undefined ? 0 : 1);
+  metrics.addMetric(
+    "ObjectEventsNotPublished",
+    MetricUnit.Count,
+    summary.eventNotPublished === undefined ? 0 : 1,
+  );
   metrics.publishStoredMetrics();
 }
 

@@ -104,7 +104,7 @@ export function engineOf(event: Readonly<Record<string, unknown>>): EngineName |
   return engineFor(event.serverType);
 }
 
-function engineFor(serverType: unknown): EngineName | undefined {
+export function engineFor(serverType: unknown): EngineName | undefined {
   if (typeof serverType !== "string") return undefined;
   // One stream is one engine: the name is worked out once, not for every event.
   if (serverType !== lastEngine.serverType) lastEngine = { serverType, engine: engineNamed(serverType) };

@@ -17,6 +17,7 @@ import {
 } from "./event-policy.ts";
 import type { ObjectRef } from "./events.ts";
 import { mapOrdered } from "./map-ordered.ts";
+import { SecurityLakeWriter } from "./ocsf/security-lake.ts";
 import { outputKeyFor } from "./output-key.ts";
 import { type OutputPlace, readEarlierOutput, settleOutput } from "./output-tags.ts";
 import { countBytes, isStreamCut, rejectionOf, runPipeline, untilAborted } from "./pipeline-steps.ts";
@@ -34,6 +35,8 @@ export interface ProcessDeps {
   readonly decryptor: BatchDecryptor;
   /** The key of `REDACT_PARAMS=hash` (once per container, from KMS); required when hashing. */
   readonly paramHashKey?: () => Promise<Uint8Array>;
+  /** Where the OCSF Parquet files go with SECURITY_LAKE_BUCKET (default: `store`). */
+  readonly lakeStore?: ObjectStore;
 }
 
 /** What was written to the output so far. */
@@ -45,6 +48,8 @@ export interface OutputCounts {
   eventsFiltered: Record<FilterReason, number>;
   /** Events redaction changed. */
   eventsRedacted: number;
+  /** Statements replaced whole by `REDACT_SQL_LITERALS` because their text could not be read. */
+  statementsUnreadable: number;
   /** Uncompressed NDJSON bytes. */
   bytesOut: number;
 }
@@ -68,6 +73,14 @@ export interface ObjectSummary extends OutputCounts {
   readonly staleQuarantineNotDeleted?: string;
   /** Set when the output's count tags could not be written (the output is complete): the error's name. */
   readonly countsNotTagged?: string;
+  /** With SECURITY_LAKE_BUCKET: the Parquet files written (one per event day) and their rows. */
+  readonly securityLake?: {
+    readonly bucket: string;
+    readonly keys: readonly string[];
+    readonly rows: number;
+  };
+  /** Set when the "DAS Object Decrypted" event could not be published (the output is complete): the error's name. */
+  readonly eventNotPublished?: string;
   /** Bytes read from S3 (compressed, when the object is). */
   readonly bytesIn: number;
   /** Bytes written to S3 (after output compression). */
@@ -130,6 +143,7 @@ export async function processObject(
     heartbeatsDropped: 0,
     eventsFiltered: noneFiltered(),
     eventsRedacted: 0,
+    statementsUnreadable: 0,
     bytesOut: 0,
   };
   let bytesIn = 0;
@@ -170,6 +184,17 @@ export async function processObject(
     signal,
   );
 
+  const lake =
+    config.securityLake === undefined
+      ? undefined
+      : new SecurityLakeWriter({
+          store: deps.lakeStore ?? store,
+          target: config.securityLake,
+          sourceKey: ref.key,
+          format: config.outputFormat,
+          fallbackTimeMs: Date.now(),
+          ...(signal === undefined ? {} : { signal }),
+        });
   const decryption = decryptor.open(resource, stats, {
     format: config.outputFormat,
     includeHeartbeats: config.includeHeartbeats,
@@ -229,6 +254,7 @@ export async function processObject(
       counts.heartbeatsDropped += result.heartbeatsDropped;
       for (const reason of FILTER_REASONS) counts.eventsFiltered[reason] += result.filtered[reason];
       counts.eventsRedacted += result.redacted;
+      counts.statementsUnreadable += result.statementsUnreadable;
       counts.bytesOut += result.lines.length;
       if (result.lines.length > 0)
         yield Buffer.from(result.lines.buffer, result.lines.byteOffset, result.lines.length);
@@ -239,6 +265,7 @@ export async function processObject(
     yield* chunks;
     ledger.close(counts.records);
     await quarantine.commit();
+    await lake?.commit();
   }
 
   const body = new PassThrough();
@@ -260,6 +287,7 @@ export async function processObject(
     (pieces: AsyncIterable<Piece>) => batchPieces(pieces, config.decryptBatchRecords, batchBuffers),
     (batches: AsyncIterable<Batch>) => mapOrdered(batches, decryption.parallelism, decryptPieces),
     route,
+    ...(lake === undefined ? [] : [(chunks: AsyncIterable<Buffer>) => lake.tee(chunks)]),
     commitGate,
     ...(config.outputCompression === "gzip" ? [createGzip()] : []),
     (output: AsyncIterable<Buffer>) => countBytes(output, (n) => (bytesWritten += n)),
@@ -272,7 +300,11 @@ export async function processObject(
     // AbortError: then the upload's own error says what happened.
     const uploadError = isStreamCut(error) ? await rejectionOf(uploading) : undefined;
     const failure = aborted(signal) ? new DeadlineError(at) : locate(uploadError ?? error, at);
-    await Promise.all([uploading.catch(() => undefined), quarantine.discard(failure)]);
+    await Promise.all([
+      uploading.catch(() => undefined),
+      quarantine.discard(failure),
+      lake?.discard(failure),
+    ]);
     throw failure;
   } finally {
     decryption.close();
@@ -291,6 +323,9 @@ export async function processObject(
     quarantined: ledger.quarantined,
     quarantineReasons: ledger.reasons,
     ...(ledger.quarantined > 0 ? { quarantineKey: quarantine.key } : {}),
+    ...(lake === undefined
+      ? {}
+      : { securityLake: { bucket: lake.bucket, keys: lake.keys, rows: lake.rows } }),
     bytesIn,
     bytesWritten,
     kmsCalls: stats.loads,

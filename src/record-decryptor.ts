@@ -33,6 +33,8 @@ export interface BatchResult {
   readonly filtered: Readonly<Record<FilterReason, number>>;
   /** Events redaction changed. */
   readonly redacted: number;
+  /** Statements replaced whole because their text could not be read. */
+  readonly statementsUnreadable: number;
 }
 
 /** Messages under DAS's raw AES key (`BC`/`DataKey`). */
@@ -98,8 +100,6 @@ export async function decryptBatch(
   }
   const inflated = new InflatedPayloads(payloads);
   const counts: LineCounts = { events: 0, heartbeatsDropped: 0 };
-  // Lines are written from a record's bytes only when nothing in them is filtered or redacted.
-  const sliceable = options.policy === undefined;
   // Lines are written as bytes, record by record: most records straight from their inflated bytes;
   // the others are parsed and serialized, their text decoded only when their turn comes.
   const lines = new LineBuffer(inflated.size + (inflated.size >>> 2));
@@ -110,7 +110,7 @@ export async function decryptBatch(
       failures[i] = recordFailureOf(bytes);
       continue;
     }
-    if (sliceable && sliceRecordLines(bytes, options, counts, lines)) continue;
+    if (sliceRecordLines(bytes, options, counts, lines)) continue;
     try {
       const text = bytes.toString("utf8");
       lines.text(recordLines(text, parseInner(text), options, counts));
@@ -125,6 +125,7 @@ export async function decryptBatch(
     heartbeatsDropped: counts.heartbeatsDropped,
     filtered: counts.filtered ?? noneFiltered(),
     redacted: counts.redacted ?? 0,
+    statementsUnreadable: counts.statementsUnreadable ?? 0,
   };
 }
 

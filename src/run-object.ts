@@ -2,6 +2,7 @@ import type { Config } from "./config.ts";
 import { DasDecryptError, RecordError } from "./errors.ts";
 import type { ObjectRef } from "./events.ts";
 import { type ObjectMetrics, publishFailureMetrics, publishObjectMetrics } from "./metrics.ts";
+import type { ObjectEventPublisher } from "./object-events.ts";
 import { isOutputKey } from "./output-key.ts";
 import { type ObjectSummary, type ProcessDeps, processObject } from "./process-object.ts";
 import { isQuarantineKey } from "./quarantine.ts";
@@ -19,6 +20,8 @@ export const SILENT_LOG: Log = { info: () => undefined, warn: () => undefined, e
 export interface Reporting {
   readonly logger: Log;
   readonly metrics: ObjectMetrics;
+  /** Publishes a "DAS Object Decrypted" event once an object's output is complete (when configured). */
+  readonly objectEvents?: ObjectEventPublisher;
 }
 
 /** How one object ended: the edge turns this into Lambda's answer (throw, batch failures …). */
@@ -45,7 +48,10 @@ export async function runObject(
     return { kind: "skipped" };
   }
   try {
-    const summary = await processObject(ref, deps, signal === undefined ? {} : { signal });
+    const processed = await processObject(ref, deps, signal === undefined ? {} : { signal });
+    // The output is committed: a failure to announce it is reported, never a reason to run it again.
+    const eventNotPublished = await publishEvent(reporting.objectEvents, processed);
+    const summary = eventNotPublished === undefined ? processed : { ...processed, eventNotPublished };
     const outcome = summary.quarantined > 0 ? "decrypted-with-quarantine" : "decrypted";
     logger.info("object decrypted", { outcome, ...summary });
     if (summary.staleQuarantineNotDeleted !== undefined) {
@@ -53,6 +59,13 @@ export async function runObject(
         bucket: summary.outputBucket,
         key: summary.key,
         errorName: summary.staleQuarantineNotDeleted,
+      });
+    }
+    if (eventNotPublished !== undefined) {
+      logger.warn("the output is complete, but its event could not be published", {
+        bucket: summary.bucket,
+        key: summary.key,
+        errorName: eventNotPublished,
       });
     }
     if (summary.countsNotTagged !== undefined) {
@@ -73,6 +86,20 @@ export async function runObject(
     });
     publishFailureMetrics(metrics, ref, error);
     return { kind: "failed", error };
+  }
+}
+
+/** Publishes the object's event; the error's name when that failed, for the log and the metrics. */
+async function publishEvent(
+  publish: ObjectEventPublisher | undefined,
+  summary: ObjectSummary,
+): Promise<string | undefined> {
+  if (publish === undefined) return undefined;
+  try {
+    await publish(summary);
+    return undefined;
+  } catch (error) {
+    return error instanceof Error ? error.name : "Error";
   }
 }
 

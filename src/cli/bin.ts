@@ -1,22 +1,28 @@
 import { runsAsDecryptWorker } from "../decrypt-pool.ts";
+import { EXIT } from "./io.ts";
 import { runCli } from "./main.ts";
 
 // A decryption worker thread loads this same bundle only to serve the pool: no command runs there.
 if (!runsAsDecryptWorker) await main();
 
 async function main(): Promise<void> {
-  // Ctrl-C stops sending new work; what is in flight finishes and the resume point is printed.
+  // Ctrl-C stops sending new work (the command says so); Ctrl-C again quits at once.
+  // One listener for both: between removing one and adding another, a Ctrl-C would kill the process.
   const interrupt = new AbortController();
-  process.once("SIGINT", () => {
-    process.stderr.write("das-decrypt: stopping after the work in flight (Ctrl-C again to quit now)\n");
-    interrupt.abort();
-    process.once("SIGINT", () => process.exit(130));
+  process.on("SIGINT", () => {
+    if (!interrupt.signal.aborted) return interrupt.abort();
+    // Leave the terminal as it was: cursor shown, on a line of its own.
+    if (process.stderr.isTTY) process.stderr.write("\x1b[?25h\n");
+    process.exit(EXIT.interrupted);
   });
 
-  process.exitCode = await runCli(process.argv.slice(2), {
+  const code = await runCli(process.argv.slice(2), {
     env: process.env,
     stdout: process.stdout,
     stderr: process.stderr,
     signal: interrupt.signal,
   });
+  // Interrupted: what was worth finishing has finished; a call still waiting (cat's KMS call) is dropped.
+  if (code === EXIT.interrupted) process.exit(code);
+  process.exitCode = code;
 }

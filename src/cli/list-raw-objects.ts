@@ -1,4 +1,5 @@
-import { ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
+import { ListObjectsV2Command, type ListObjectsV2CommandOutput, type S3Client } from "@aws-sdk/client-s3";
+import { AwsCallError } from "../errors.ts";
 import { hourFolders } from "./s3-url.ts";
 
 /** A raw object found by listing. */
@@ -25,6 +26,7 @@ export interface ListOptions {
  * Lists raw objects in key order: with an hour range, only the hour folders of the Firehose
  * layout under the prefix (so a year of data is not listed to reprocess a day); otherwise
  * everything under the prefix.
+ * @throws AwsCallError when S3 refuses the listing.
  */
 export async function* listRawObjects(s3: S3Client, options: ListOptions): AsyncGenerator<ListedObject> {
   const prefixes =
@@ -34,16 +36,14 @@ export async function* listRawObjects(s3: S3Client, options: ListOptions): Async
   for (const prefix of prefixes) {
     let token: string | undefined;
     do {
-      const page = await s3.send(
-        new ListObjectsV2Command({
-          Bucket: options.bucket,
-          Prefix: prefix,
-          ...(token === undefined ? {} : { ContinuationToken: token }),
-          ...(options.startAfter !== undefined && options.startAfter > prefix
-            ? { StartAfter: options.startAfter }
-            : {}),
-        }),
-      );
+      const page = await listPage(s3, {
+        Bucket: options.bucket,
+        Prefix: prefix,
+        ...(token === undefined ? {} : { ContinuationToken: token }),
+        ...(options.startAfter !== undefined && options.startAfter > prefix
+          ? { StartAfter: options.startAfter }
+          : {}),
+      });
       for (const object of page.Contents ?? []) {
         const key = object.Key ?? "";
         if (key === "" || key.endsWith("/") || options.exclude(key)) continue;
@@ -57,5 +57,20 @@ export async function* listRawObjects(s3: S3Client, options: ListOptions): Async
       }
       token = page.IsTruncated === true ? page.NextContinuationToken : undefined;
     } while (token !== undefined);
+  }
+}
+
+/**
+ * One page of ListObjectsV2 (allowed by `s3:ListBucket`).
+ * @throws AwsCallError locating the bucket and prefix.
+ */
+export async function listPage(
+  s3: S3Client,
+  input: ListObjectsV2Command["input"] & { Bucket: string; Prefix: string },
+): Promise<ListObjectsV2CommandOutput> {
+  try {
+    return await s3.send(new ListObjectsV2Command(input));
+  } catch (error) {
+    throw new AwsCallError("s3:ListBucket", error, { bucket: input.Bucket, key: input.Prefix });
   }
 }

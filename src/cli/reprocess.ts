@@ -1,9 +1,10 @@
 import { HeadObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import type { Config } from "../config.ts";
+import { AwsCallError } from "../errors.ts";
 import { mapOrdered } from "../map-ordered.ts";
 import { isOutputKey, outputKeyFor } from "../output-key.ts";
 import { isQuarantineKey } from "../quarantine.ts";
-import type { Emitter } from "./emitters.ts";
+import type { EmitFailure, Emitter } from "./emitters.ts";
 import { type ListedObject, listRawObjects } from "./list-raw-objects.ts";
 import type { Counts, Progress } from "./progress.ts";
 import type { S3Url } from "./s3-url.ts";
@@ -32,7 +33,8 @@ export interface ReprocessResult {
   readonly counts: Counts;
   /** The objects that were (or, without an emitter, would be) sent. */
   readonly pending: ListedObject[];
-  readonly failures: { key: string; error: string }[];
+  /** Each failed object once, in key order. */
+  readonly failures: EmitFailure[];
   /** Every key up to and including this one is done: `--start-after` it to resume. */
   readonly resumeAfter: string | undefined;
   readonly interrupted: boolean;
@@ -42,6 +44,7 @@ export interface ReprocessResult {
  * Re-emits S3 events for raw objects under a prefix (optionally an hour range of the Firehose
  * layout), skipping those whose decrypted twin records the object's current ETag (unless forced),
  * so reruns and resumed runs only do what is left.
+ * @throws AwsCallError when listing the objects or checking their twins fails.
  */
 export async function reprocess(options: ReprocessOptions): Promise<ReprocessResult> {
   const { config, s3, source } = options;
@@ -67,7 +70,7 @@ export async function reprocess(options: ReprocessOptions): Promise<ReprocessRes
     fresh: !options.force && (await isUpToDate(s3, config, object)),
   }));
   const pending: ListedObject[] = [];
-  const failures: { key: string; error: string }[] = [];
+  const failures: EmitFailure[] = [];
   let resumeAfter: string | undefined;
   let contiguous = true;
   let interrupted = false;
@@ -78,50 +81,45 @@ export async function reprocess(options: ReprocessOptions): Promise<ReprocessRes
     options.progress.update(counts);
   });
   const sent = mapOrdered(batches, options.concurrency, async (batch) => {
-    if (options.signal?.aborted === true) return { batch, error: "interrupted" };
+    if (options.signal?.aborted === true) return { batch, failed: undefined };
     pending.push(...batch);
-    if (options.emitter === undefined) return { batch, error: undefined };
+    if (options.emitter === undefined) return { batch, failed: [] };
     try {
-      await options.emitter.emit(batch);
-      return { batch, error: undefined };
+      return { batch, failed: await options.emitter.emit(batch) };
     } catch (error) {
-      return { batch, error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) };
+      return { batch, failed: batch.map((object) => ({ object, error })) };
     }
   });
-  for await (const { batch, error } of sent) {
-    const last = batch.at(-1)?.key;
-    if (error === "interrupted") {
+  for await (const { batch, failed } of sent) {
+    if (failed === undefined) {
       interrupted = true;
       contiguous = false;
       continue;
     }
-    if (error === undefined) {
-      counts.decrypted += batch.length;
-      if (contiguous) resumeAfter = last;
-    } else {
-      counts.failed += batch.length;
-      contiguous = false;
-      for (const object of batch) failures.push({ key: object.key, error });
-    }
+    counts.decrypted += batch.length - failed.length;
+    counts.failed += failed.length;
+    failures.push(...failed);
+    if (failed.length > 0) contiguous = false;
+    if (contiguous) resumeAfter = batch.at(-1)?.key;
     options.progress.update(counts);
   }
   options.progress.stop();
   return { counts, pending, failures, resumeAfter, interrupted };
 }
 
-/** True when the decrypted twin exists and records this very version of the source. */
+/**
+ * True when the decrypted twin exists and records this very version of the source.
+ * @throws AwsCallError when the twin cannot be looked at (no permission, no such bucket).
+ */
 async function isUpToDate(s3: S3Client, config: Config, object: ListedObject): Promise<boolean> {
+  const at = { bucket: config.outputBucket ?? object.bucket, key: outputKeyFor(object.key, config) };
   try {
-    const head = await s3.send(
-      new HeadObjectCommand({
-        Bucket: config.outputBucket ?? object.bucket,
-        Key: outputKeyFor(object.key, config),
-      }),
-    );
+    const head = await s3.send(new HeadObjectCommand({ Bucket: at.bucket, Key: at.key }));
     return head.Metadata?.["source-etag"] === object.etag;
   } catch (error) {
     if (error instanceof Error && (error.name === "NotFound" || error.name === "NoSuchKey")) return false;
-    throw error;
+    // HeadObject is allowed by s3:GetObject.
+    throw new AwsCallError("s3:GetObject", error, at);
   }
 }
 

@@ -43,6 +43,8 @@ export interface FixtureOptions {
   readonly seed?: number;
   /** Instance id for the records (defaults to one derived from the seed). */
   readonly instanceId?: string;
+  /** Changes each record's generated events (not heartbeat records), e.g. to plant test data. */
+  readonly mapEvents?: (events: Event[], recordIndex: number) => Event[];
 }
 
 export interface EncryptedRecord {
@@ -93,9 +95,15 @@ export async function* encryptedRecords(
     const heartbeat =
       options.heartbeatEvery !== undefined && index % options.heartbeatEvery === options.heartbeatEvery - 1;
     const timeMs = startMs + index * 37;
-    const events = heartbeat
-      ? [{ type: "heartbeat" }]
-      : buildEvents(options.engine, eventsPerRecord, { random, timeMs, sequence: index * eventsPerRecord });
+    const generated = (): Event[] => {
+      const events = buildEvents(options.engine, eventsPerRecord, {
+        random,
+        timeMs,
+        sequence: index * eventsPerRecord,
+      });
+      return options.mapEvents === undefined ? events : options.mapEvents(events, index);
+    };
+    const events = heartbeat ? [{ type: "heartbeat" }] : generated();
     const inner: InnerRecord = {
       type: "DatabaseActivityMonitoringRecord",
       // Some Aurora MySQL records come without clusterId; RDS Oracle / SQL Server never have one.

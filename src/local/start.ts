@@ -3,16 +3,22 @@
  * Firehose objects of encrypted DAS records for four engines under `raw/`, delivers each S3
  * notification to the real handler, and reports what was decrypted. Copies of the raw and the
  * decrypted objects are left under `.local/sample/`.
+ *
+ * `npm start -- --serve` then keeps the S3 and KMS running, prints the `export` lines and the
+ * command-line examples that work against them, and stops them on Ctrl-C (or SIGTERM).
  */
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
+import { parseArgs } from "node:util";
 import { gunzipSync } from "node:zlib";
 import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { createHandler } from "../handler.ts";
 import type { ObjectSummary } from "../process-object.ts";
 import type { Engine } from "./das-events.ts";
 import { buildFirehoseObject, type FixtureOptions } from "./fixtures.ts";
-import { s3Notification, startLocalStack } from "./stack.ts";
+import { sampleLine } from "./sample-line.ts";
+import { exampleCommands, exportLines, waitForStopSignal } from "./serve.ts";
+import { type LocalStack, s3Notification, startLocalStack } from "./stack.ts";
 import { summarizeEvents } from "./summarize-events.ts";
 
 const BUCKET = "das-audit-local";
@@ -38,71 +44,158 @@ const OBJECTS: Omit<FixtureOptions, "engine" | "resourceId">[] = [
   { records: 60, eventsPerRecord: 5, suite: "signed", delimiter: "newline", gzip: true, heartbeatEvery: 15 },
 ];
 
+/** A raw object the demo wrote, and the stream it belongs to. */
+interface Written {
+  readonly engine: Engine;
+  readonly resourceId: string;
+  readonly key: string;
+}
+
+const USAGE = "usage: npm start [-- --serve]";
+
 async function main(): Promise<void> {
+  let serve: boolean;
+  try {
+    serve = parseArgs({ options: { serve: { type: "boolean", default: false } } }).values.serve;
+  } catch (error) {
+    console.error(`${(error as Error).message}\n${USAGE}`);
+    process.exitCode = 2;
+    return;
+  }
   const stack = await startLocalStack({ kms: { seed: "npm-start" } });
   try {
-    stack.createBucket(BUCKET);
-    const map = Object.fromEntries(STREAMS.map(({ engine, resourceId }) => [`raw/${engine}/`, resourceId]));
-    // The per-object log lines are summarized below instead; warnings and errors still print.
-    process.env.POWERTOOLS_LOG_LEVEL ??= "WARN";
-    process.env.POWERTOOLS_METRICS_DISABLED ??= "true";
-    const handler = createHandler({ ...stack.env, DAS_RESOURCE_ID_MAP: JSON.stringify(map) });
-    await rm(OUT_DIR, { recursive: true, force: true });
-    console.log(`local S3  ${stack.s3Endpoint}  bucket ${BUCKET}`);
-    console.log(`local KMS ${stack.kms.endpoint}  key ${stack.kms.keyArn}\n`);
-
-    const lines: Record<string, unknown>[] = [];
-    const summaries: ObjectSummary[] = [];
-    let n = 0;
-    for (const { engine, resourceId } of STREAMS) {
-      for (const options of OBJECTS) {
-        n += 1;
-        const key = firehoseKey(engine, n);
-        const fixture = await buildFirehoseObject(stack.kmsClient, stack.kms.keyArn, {
-          ...options,
-          engine,
-          resourceId,
-          seed: n,
-        });
-        await stack.s3Client.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: fixture.body }));
-        await saveCopy(key, fixture.body);
-        const result = await handler(s3Notification(BUCKET, key, "", fixture.body.length));
-        if (!("objects" in result)) throw new Error("unexpected handler result");
-        for (const summary of result.objects) {
-          summaries.push(summary);
-          const output = await download(stack, summary.outputBucket, summary.outputKey);
-          await saveCopy(summary.outputKey, output);
-          const text = gunzipSync(output).toString("utf8");
-          for (const line of text.split("\n"))
-            if (line !== "") lines.push(JSON.parse(line) as Record<string, unknown>);
-          console.log(
-            `s3://${BUCKET}/${key}\n  → s3://${summary.outputBucket}/${summary.outputKey}` +
-              `  (${summary.records} records, ${summary.events} events, ${summary.heartbeatsDropped} heartbeats dropped,` +
-              ` ${summary.kmsCalls} KMS calls, ${summary.ms} ms)`,
-          );
-        }
-      }
-    }
-    console.log(`\n${summarizeEvents(lines)}`);
-    const totals = summaries.reduce(
-      (sum, s) => ({ records: sum.records + s.records, kms: sum.kms + s.kmsCalls }),
-      { records: 0, kms: 0 },
-    );
-    console.log(
-      `\n${summaries.length} objects, ${totals.records} records, ${lines.length} events, ${totals.kms} KMS Decrypt calls`,
-    );
-    console.log(`copies of the raw and decrypted objects: ${join(process.cwd(), OUT_DIR)}/`);
-    await showPolicy(stack, map, lines);
+    const { map, written } = await runDemo(stack);
+    if (serve) await serveUntilStopped(stack, map, written);
+    else
+      console.log(
+        "\nmore: every line is in the .gz copies under .local/sample/decrypted/; `npm start -- --serve`" +
+          " keeps the local S3 and KMS running and prints how to try das-decrypt cat and reprocess on them",
+      );
   } finally {
     await stack.stop();
   }
 }
 
-/** The settings the redaction demo runs with (the README's configuration table explains each). */
+/** Writes the objects, has the handler decrypt each, and prints what came out. */
+async function runDemo(stack: LocalStack): Promise<{ map: Record<string, string>; written: Written[] }> {
+  stack.createBucket(BUCKET);
+  const map = Object.fromEntries(STREAMS.map(({ engine, resourceId }) => [`raw/${engine}/`, resourceId]));
+  // The per-object log lines are summarized below instead; warnings and errors still print.
+  process.env.POWERTOOLS_LOG_LEVEL ??= "WARN";
+  process.env.POWERTOOLS_METRICS_DISABLED ??= "true";
+  const handler = createHandler({ ...stack.env, DAS_RESOURCE_ID_MAP: JSON.stringify(map) });
+  await rm(OUT_DIR, { recursive: true, force: true });
+  console.log(`local S3  ${stack.s3Endpoint}  bucket ${BUCKET}`);
+  console.log(`local KMS ${stack.kms.endpoint}  key ${stack.kms.keyArn}\n`);
+
+  const lines: Record<string, unknown>[] = [];
+  const summaries: ObjectSummary[] = [];
+  const written: Written[] = [];
+  for (const { engine, resourceId } of STREAMS) {
+    for (const options of OBJECTS) {
+      const n = written.length + 1;
+      const key = firehoseKey(engine, n);
+      const fixture = await buildFirehoseObject(stack.kmsClient, stack.kms.keyArn, {
+        ...options,
+        engine,
+        resourceId,
+        seed: n,
+      });
+      await stack.s3Client.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: fixture.body }));
+      await saveCopy(key, fixture.body);
+      written.push({ engine, resourceId, key });
+      const result = await handler(s3Notification(BUCKET, key, "", fixture.body.length));
+      if (!("objects" in result)) throw new Error("unexpected handler result");
+      for (const summary of result.objects) {
+        summaries.push(summary);
+        const output = await download(stack, summary.outputBucket, summary.outputKey);
+        await saveCopy(summary.outputKey, output);
+        const text = gunzipSync(output).toString("utf8");
+        for (const line of text.split("\n"))
+          if (line !== "") lines.push(JSON.parse(line) as Record<string, unknown>);
+        console.log(
+          `s3://${BUCKET}/${key}\n  → s3://${summary.outputBucket}/${summary.outputKey}` +
+            `  (${count(summary.records, "record")}, ${count(summary.events, "event")},` +
+            ` ${count(summary.heartbeatsDropped, "heartbeat")} dropped, ${count(summary.kmsCalls, "KMS call")},` +
+            ` ${summary.ms} ms)`,
+        );
+      }
+    }
+  }
+  console.log(`\n${summarizeEvents(lines)}`);
+  const totals = summaries.reduce(
+    (sum, s) => ({ records: sum.records + s.records, kms: sum.kms + s.kmsCalls }),
+    { records: 0, kms: 0 },
+  );
+  console.log(
+    `\n${count(summaries.length, "object")}, ${count(totals.records, "record")}, ${count(lines.length, "event")},` +
+      ` ${count(totals.kms, "KMS Decrypt call")}`,
+  );
+  const sample = sampleLine(lines);
+  if (sample !== undefined)
+    console.log(`one decrypted line (${sample.shown} of its ${sample.fields} fields):\n  ${sample.text}`);
+  console.log(`copies of the raw and decrypted objects: ${join(process.cwd(), OUT_DIR)}/`);
+  await showPolicy(stack, map, lines);
+  return { map, written };
+}
+
+/**
+ * Prints the `export` lines and the examples that work against the running stack, and waits for
+ * Ctrl-C or SIGTERM; the caller stops the stack.
+ */
+async function serveUntilStopped(
+  stack: LocalStack,
+  map: Record<string, string>,
+  written: readonly Written[],
+): Promise<void> {
+  const postgres = written.filter(({ engine }) => engine === "aurora-postgresql");
+  const [first] = postgres;
+  const file = written.find(({ engine }) => engine === "oracle") ?? first;
+  if (first === undefined || file === undefined)
+    throw new Error("the demo wrote no Aurora PostgreSQL object");
+  const examples = exampleCommands({
+    bucket: BUCKET,
+    key: first.key,
+    hours: { prefix: `raw/${first.engine}/`, ...hourRange(postgres.map(({ key }) => key)) },
+    file: { path: join(OUT_DIR, file.key), resourceId: file.resourceId },
+  });
+  console.log(
+    `\nthe local S3 and KMS keep running. In another shell, in this folder:\n\n${exportLines(stack.env, map).join("\n")}` +
+      `\n\nthen try (bucket ${BUCKET}, raw objects under raw/<engine>/YYYY/MM/dd/HH/; docs/operations.md explains each):` +
+      `\n\n${examples.join("\n")}\n\nserving; Ctrl-C stops the local S3 and KMS`,
+  );
+  const signal = await waitForStopSignal();
+  console.log(`${signal}: stopping the local S3 and KMS`);
+  // Stopping takes milliseconds; should a server hang, end anyway, since later signals are ignored.
+  setTimeout(() => {
+    console.error("the local S3 and KMS did not stop within 5 s");
+    process.exit(1);
+  }, 5_000).unref();
+}
+
+/** The hours of Firehose keys as an hour range for --from / --to: the first, and the hour after the last. */
+function hourRange(keys: readonly string[]): { from: string; to: string } {
+  const hours = keys
+    .flatMap((key) => {
+      const match = /\/(\d{4})\/(\d{2})\/(\d{2})\/(\d{2})\//.exec(key);
+      return match === null ? [] : [Date.parse(`${match[1]}-${match[2]}-${match[3]}T${match[4]}:00:00Z`)];
+    })
+    .sort((a, b) => a - b);
+  const label = (ms: number) => new Date(ms).toISOString().slice(0, 13);
+  return { from: label(hours[0] ?? 0), to: label((hours.at(-1) ?? 0) + 3_600_000) };
+}
+
+/** `1 KMS call`, `3 KMS calls`. */
+function count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? "" : "s"}`;
+}
+
+/** The settings the redaction demo runs with (docs/configuration.md explains each). */
 const POLICY_ENV = {
   EXCLUDE_USERS: "rdsadmin",
   REDACT_PARAMS: "hash",
   REDACT_FIELDS: "remoteHost",
+  REDACT_SQL_LITERALS: "true",
   OUTPUT_PREFIX: "redacted/",
   QUARANTINE_PREFIX: "redacted-quarantine/",
 };
@@ -112,7 +205,7 @@ const POLICY_ENV = {
  * event with bind values before and after, and what the filters dropped. Fake data only.
  */
 async function showPolicy(
-  stack: Awaited<ReturnType<typeof startLocalStack>>,
+  stack: LocalStack,
   map: Record<string, string>,
   plain: readonly Record<string, unknown>[],
 ): Promise<void> {
@@ -132,21 +225,27 @@ async function showPolicy(
     .split("\n")
     .filter((line) => line !== "")
     .map((line) => JSON.parse(line) as Record<string, unknown>);
-  const after = redacted.find((event) => Array.isArray(event.paramList) && event.paramList.length > 0);
-  const before = plain.find(
-    (event) => event.instanceId === after?.instanceId && event.logTime === after?.logTime,
-  );
+  const original = (event: Record<string, unknown>) =>
+    plain.find((other) => other.instanceId === event.instanceId && other.logTime === event.logTime);
+  // One event with bind values, one with a literal in its statement.
+  const shownEvents = [
+    redacted.find((event) => Array.isArray(event.paramList) && event.paramList.length > 0),
+    redacted.find((event) => {
+      const text = original(event)?.commandText;
+      return typeof text === "string" && text !== event.commandText;
+    }),
+  ];
   const { user, database, command } = summary.eventsFiltered;
   console.log(
     `\nwith ${Object.entries(POLICY_ENV)
-      .slice(0, 3)
+      .slice(0, 4)
       .map(([name, value]) => `${name}=${value}`)
       .join(" ")}:` +
       `\n  s3://${BUCKET}/${key}\n  → s3://${summary.outputBucket}/${summary.outputKey}` +
-      `  (${summary.events} events written, ${user + database + command} filtered (user ${user}, database ${database},` +
-      ` command ${command}), ${summary.eventsRedacted} redacted, ${summary.heartbeatsDropped} heartbeats dropped)`,
+      `  (${count(summary.events, "event")} written, ${user + database + command} filtered (user ${user},` +
+      ` database ${database}, command ${command}), ${summary.eventsRedacted} redacted,` +
+      ` ${count(summary.heartbeatsDropped, "heartbeat")} dropped)`,
   );
-  if (before === undefined || after === undefined) return;
   const shown = (event: Record<string, unknown>) =>
     JSON.stringify({
       dbUserName: event.dbUserName,
@@ -154,8 +253,12 @@ async function showPolicy(
       commandText: event.commandText,
       paramList: event.paramList,
     });
-  console.log(`  one event before: ${shown(before)}`);
-  console.log(`  and after:        ${shown(after)}`);
+  for (const after of shownEvents) {
+    const before = after === undefined ? undefined : original(after);
+    if (before === undefined || after === undefined) continue;
+    console.log(`  one event before: ${shown(before)}`);
+    console.log(`  and after:        ${shown(after)}`);
+  }
 }
 
 function firehoseKey(engine: Engine, n: number): string {
@@ -170,11 +273,7 @@ async function saveCopy(key: string, body: Buffer): Promise<void> {
   await writeFile(path, body);
 }
 
-async function download(
-  stack: Awaited<ReturnType<typeof startLocalStack>>,
-  bucket: string,
-  key: string,
-): Promise<Buffer> {
+async function download(stack: LocalStack, bucket: string, key: string): Promise<Buffer> {
   const answer = await stack.s3Client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
   return Buffer.from(
     await (answer.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray(),

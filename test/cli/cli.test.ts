@@ -1,13 +1,9 @@
-import { execFileSync } from "node:child_process";
-import { existsSync } from "node:fs";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
+import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { type CliIo, runCli } from "../../src/cli/main.ts";
 import { createProgress } from "../../src/cli/progress.ts";
 import { reprocess } from "../../src/cli/reprocess.ts";
 import { createClients } from "../../src/clients.ts";
@@ -16,6 +12,7 @@ import { ENGINES, type Engine } from "../../src/local/das-events.ts";
 import { buildFirehoseObject, expectedEventLines, type InnerRecord } from "../../src/local/fixtures.ts";
 import { type LocalStack, startLocalStack } from "../../src/local/stack.ts";
 import { getBytes, headMetadata, listKeys, putObject, readLines } from "../support/harness.ts";
+import { lambdaAccepted, type Received, ROOT, runInProcess, startFakeService } from "./cli-harness.ts";
 
 const BUCKET = "das-cli";
 const CLUSTER = "cluster-P74MFUJBI3PYA2N5L22YVVX3VY";
@@ -27,21 +24,29 @@ let scratch: string;
 const written: { key: string; records: InnerRecord[] }[] = [];
 
 /** Runs the CLI in this process and returns its exit code and output. */
-async function cli(args: string[], env: Record<string, string> = {}, signal?: AbortSignal) {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  stdout.on("data", (chunk: Buffer) => out.push(chunk));
-  stderr.on("data", (chunk: Buffer) => err.push(chunk));
-  const io: CliIo = {
-    env: { ...process.env, ...stack.env, DAS_RESOURCE_ID: CLUSTER, ...env },
-    stdout,
-    stderr,
-    ...(signal === undefined ? {} : { signal }),
-  };
-  const code = await runCli(args, io);
-  return { code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
+function cli(
+  args: string[],
+  env: Record<string, string> = {},
+  options: { signal?: AbortSignal; tty?: boolean } = {},
+) {
+  return runInProcess(args, { ...process.env, ...stack.env, DAS_RESOURCE_ID: CLUSTER, ...env }, options);
+}
+
+/** Runs `body` with the SDK's Lambda endpoint (read from the process environment) set to `endpoint`. */
+async function withLambdaEndpoint<T>(endpoint: string, body: () => Promise<T>): Promise<T> {
+  process.env.AWS_ENDPOINT_URL_LAMBDA = endpoint;
+  try {
+    return await body();
+  } finally {
+    delete process.env.AWS_ENDPOINT_URL_LAMBDA;
+  }
+}
+
+/** The counts of the last progress line and of the summary line a reprocess run printed. */
+function progressAndSummary(stderr: string): { progress: string | undefined; summary: string | undefined } {
+  const progress = [...stderr.matchAll(/^reprocess \d+\/\d+ objects: (.*) \(/gm)].at(-1)?.[1];
+  const summary = /^\d+ objects: (.*)$/m.exec(stderr)?.[1];
+  return { progress, summary };
 }
 
 beforeAll(async () => {
@@ -73,7 +78,7 @@ describe("das-decrypt reprocess", () => {
     const range = ["--from", "2026-11-25T10", "--to", "2026-11-25T12"];
     const first = await cli(["reprocess", `s3://${BUCKET}/raw/`, ...range, "--local"]);
     expect(first.code).toBe(0);
-    expect(first.stdout).toContain("4 objects: 4 sent, 0 up to date, 0 failed");
+    expect(first.stderr).toContain("4 objects: 4 sent, 0 up to date, 0 failed");
     const outputs = await listKeys(stack, BUCKET, "decrypted/");
     expect(outputs).toEqual(
       written.filter(({ key }) => /\/25\/(10|11)\//.test(key)).map(({ key }) => `decrypted/${key}.gz`),
@@ -82,9 +87,10 @@ describe("das-decrypt reprocess", () => {
       expect(await readLines(stack, BUCKET, `decrypted/${key}.gz`)).toEqual(expectedEventLines(records));
     }
     const again = await cli(["reprocess", `s3://${BUCKET}/raw/`, ...range, "--local"]);
-    expect(again.stdout).toContain("4 objects: 0 sent, 4 up to date, 0 failed");
+    expect(again.stderr).toContain("4 objects: 0 sent, 4 up to date, 0 failed");
     const forced = await cli(["reprocess", `s3://${BUCKET}/raw/`, ...range, "--local", "--force"]);
-    expect(forced.stdout).toContain("4 objects: 4 sent, 0 up to date, 0 failed");
+    expect(forced.stderr).toContain("4 objects: 4 sent, 0 up to date, 0 failed");
+    for (const run of [first, again, forced]) expect(run.stdout).toBe("");
   });
 
   test("a source overwritten since its twin was written is not up to date", async () => {
@@ -98,7 +104,7 @@ describe("das-decrypt reprocess", () => {
     });
     await putObject(stack, BUCKET, key, replacement.body);
     const run = await cli(["reprocess", `s3://${BUCKET}/raw/2026/11/25/10/`, "--local"]);
-    expect(run.stdout).toContain("2 objects: 1 sent, 1 up to date, 0 failed");
+    expect(run.stderr).toContain("2 objects: 1 sent, 1 up to date, 0 failed");
     const after = await headMetadata(stack, BUCKET, `decrypted/${key}.gz`);
     expect(after["source-etag"]).not.toBe(before["source-etag"]);
     expect(await readLines(stack, BUCKET, `decrypted/${key}.gz`)).toEqual(
@@ -115,6 +121,7 @@ describe("das-decrypt reprocess", () => {
       async emit(batch: readonly { key: string }[]) {
         sent.push(...batch.map((o) => o.key));
         if (sent.length === 3) interrupt.abort();
+        return [];
       },
     };
     const common = {
@@ -140,57 +147,43 @@ describe("das-decrypt reprocess", () => {
   });
 
   test("--function invokes the deployed function asynchronously, in batches, with S3-shaped events", async () => {
-    const seen: {
-      path: string;
-      type: string | undefined;
-      body: { Records: { s3: { object: { key: string } } }[] };
-    }[] = [];
-    const server: Server = createServer((request, response) => {
-      const chunks: Buffer[] = [];
-      request.on("data", (c: Buffer) => chunks.push(c));
-      request.on("end", () => {
-        seen.push({
-          path: request.url ?? "",
-          type: request.headers["x-amz-invocation-type"] as string | undefined,
-          body: JSON.parse(Buffer.concat(chunks).toString()),
-        });
-        response.writeHead(202, { "content-type": "application/json" });
-        response.end();
-      });
-    });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    // The SDK reads its endpoint from the process environment, like in production.
-    process.env.AWS_ENDPOINT_URL_LAMBDA = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const lambda = await startFakeService(lambdaAccepted);
     try {
-      const run = await cli([
-        "reprocess",
-        `s3://${BUCKET}/raw/`,
-        "--function",
-        "das-decrypt-prod-decrypt",
-        "--force",
-        "--batch-size",
-        "3",
-        "--rate",
-        "50",
-      ]);
-      expect(run.stderr).toBe("");
+      // The SDK reads its endpoint from the process environment, like in production.
+      const run = await withLambdaEndpoint(lambda.endpoint, () =>
+        cli([
+          "reprocess",
+          `s3://${BUCKET}/raw/`,
+          "--function",
+          "das-decrypt-prod-decrypt",
+          "--force",
+          "--batch-size",
+          "3",
+          "--rate",
+          "50",
+        ]),
+      );
       expect(run.code).toBe(0);
-      expect(run.stdout).toContain("8 objects: 8 sent, 0 up to date, 0 failed");
+      expect(run.stdout).toBe("");
+      expect(run.stderr).toContain("8 objects: 8 sent, 0 up to date, 0 failed");
+      expect(run.stderr).not.toMatch(/^failed/m);
     } finally {
-      delete process.env.AWS_ENDPOINT_URL_LAMBDA;
-      server.close();
+      await lambda.stop();
     }
+    const seen = lambda.received;
     expect(seen.map((s) => s.path)).toEqual(
       Array(3).fill("/2015-03-31/functions/das-decrypt-prod-decrypt/invocations"),
     );
-    expect(seen.every((s) => s.type === "Event")).toBe(true);
+    expect(seen.every((s) => s.headers["x-amz-invocation-type"] === "Event")).toBe(true);
     const keys = seen.flatMap((s) =>
-      s.body.Records.map((r) => decodeURIComponent(r.s3.object.key.replace(/\+/g, " "))),
+      (JSON.parse(s.body) as { Records: { s3: { object: { key: string } } }[] }).Records.map((r) =>
+        decodeURIComponent(r.s3.object.key.replace(/\+/g, " ")),
+      ),
     );
     expect(keys.sort()).toEqual(written.map(({ key }) => key).sort());
   });
 
-  test("--dry-run lists what it would send; --manifest writes a Batch Operations manifest and the create-job command", async () => {
+  test("--dry-run prints only the keys on stdout, the counts on stderr; --manifest writes a Batch Operations manifest and prints the create-job command", async () => {
     const dry = await cli([
       "reprocess",
       `s3://${BUCKET}/raw/2026/11/25/12/`,
@@ -199,8 +192,8 @@ describe("das-decrypt reprocess", () => {
       "fresh/",
     ]);
     expect(dry.code).toBe(0);
-    expect(dry.stdout).toContain(`would send s3://${BUCKET}/${written[6]?.key}`);
-    expect(dry.stdout).toContain("2 objects: 2 to send, 0 up to date, 0 failed");
+    expect(dry.stdout).toBe(`s3://${BUCKET}/${written[6]?.key}\ns3://${BUCKET}/${written[7]?.key}\n`);
+    expect(dry.stderr).toContain("2 objects: 2 to send, 0 up to date, 0 failed");
     expect(await listKeys(stack, BUCKET, "fresh/")).toEqual([]);
     const manifest = await cli([
       "reprocess",
@@ -214,27 +207,190 @@ describe("das-decrypt reprocess", () => {
     expect(manifest.code).toBe(0);
     const csv = (await getBytes(stack, BUCKET, "batch/manifest.csv")).toString();
     expect(csv.trim().split("\n")).toEqual(written.map(({ key }) => `${BUCKET},${encodeURIComponent(key)}`));
-    expect(manifest.stdout).toContain("aws s3control create-job");
+    expect(manifest.stdout).toMatch(/^aws s3control create-job/);
     expect(manifest.stdout).toContain('"InvocationSchemaVersion":"2.0"');
     expect(manifest.stdout).toContain(`arn:aws:s3:::${BUCKET}/batch/manifest.csv`);
+    expect(manifest.stderr).toContain(`manifest of 8 objects written to s3://${BUCKET}/batch/manifest.csv`);
+    expect(manifest.stderr).toContain("8 objects: 8 to send, 0 up to date, 0 failed");
+  });
+
+  test("with one object up to date, one sent and one failing in the same batch, the progress line and the summary give the same counts, and the failure is printed once", async () => {
+    const object = (seed: number) =>
+      buildFirehoseObject(stack.kmsClient, stack.kms.keyArn, {
+        engine: "aurora-postgresql",
+        resourceId: CLUSTER,
+        records: 2,
+        seed,
+      });
+    const [fresh, sent, failing] = [
+      "mix/a/2026/11/25/10/one",
+      "mix/a/2026/11/25/10/two",
+      "mix/b/2026/11/25/10/three",
+    ];
+    await putObject(stack, BUCKET, fresh as string, (await object(1)).body);
+    expect((await cli(["reprocess", `s3://${BUCKET}/mix/`, "--local"])).code).toBe(0);
+    await putObject(stack, BUCKET, sent as string, (await object(2)).body);
+    await putObject(stack, BUCKET, failing as string, (await object(3)).body);
+    // mix/b/ is said to come from another cluster: KMS refuses its data keys.
+    const map = JSON.stringify({ "mix/b/": "cluster-AAAAAAAAAAAAAAAAAAAAAAAAAA" });
+    const run = await cli([
+      "reprocess",
+      `s3://${BUCKET}/mix/`,
+      "--local",
+      "--batch-size",
+      "2",
+      "--resource-id-map",
+      map,
+    ]);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toBe("");
+    expect(progressAndSummary(run.stderr)).toEqual({
+      progress: "1 sent, 1 up to date, 1 failed",
+      summary: "1 sent, 1 up to date, 1 failed",
+    });
+    expect(run.stderr).toContain(`failed (1 object): DAS_RESOURCE_ID_MAP["mix/b/"] looks wrong:`);
+    expect(run.stderr.split(failing as string)).toHaveLength(2);
+    expect(run.stderr).not.toContain(sent as string);
+    expect(await listKeys(stack, BUCKET, "decrypted/mix/")).toEqual([
+      `decrypted/${fresh}.gz`,
+      `decrypted/${sent}.gz`,
+    ]);
+  });
+
+  describe("--from/--to matching no hour folder", () => {
+    beforeAll(async () => {
+      for (const key of ["layout/stream-a/2026/11/25/10/das-1", "flat/das-1.bin"]) {
+        await putObject(stack, BUCKET, key, Buffer.from("{}"));
+      }
+    });
+    test.each([
+      [
+        "objects in hour folders one level down name that folder",
+        "layout/",
+        "2026-11-25T10",
+        /no hour folders directly under s3:\/\/das-cli\/layout\/: its objects are laid out as layout\/stream-a\/YYYY\/MM\/dd\/HH\/ \(hours 2026-11-25T10 to 2026-11-25T10 seen\)\n {2}give the prefix down to the hour folders: s3:\/\/das-cli\/layout\/stream-a\/\n/,
+      ],
+      [
+        "other hours under the right prefix are named",
+        "layout/stream-a/",
+        "2026-11-26T10",
+        /no objects in those hours under s3:\/\/das-cli\/layout\/stream-a\/, laid out as layout\/stream-a\/YYYY\/MM\/dd\/HH\/ \(hours 2026-11-25T10 to 2026-11-25T10 seen\)/,
+      ],
+      [
+        "objects outside hour folders are said to be",
+        "flat/",
+        "2026-11-25T10",
+        /no hour folders under s3:\/\/das-cli\/flat\/: its objects are not in YYYY\/MM\/dd\/HH\/ folders \(e\.g\. flat\/das-1\.bin\)/,
+      ],
+    ])("%s, and the run exits 2", async (_, prefix, from, message) => {
+      const to = from.replace(/T10$/, "T11");
+      const run = await cli(["reprocess", `s3://${BUCKET}/${prefix}`, "--from", from, "--to", to, "--local"]);
+      expect(run.code).toBe(2);
+      expect(run.stdout).toBe("");
+      expect(run.stderr).toMatch(new RegExp(`^das-decrypt: ${message.source}`));
+    });
+
+    test("an empty prefix is nothing to do: exit 0", async () => {
+      const run = await cli([
+        "reprocess",
+        `s3://${BUCKET}/nothing-here/`,
+        "--from",
+        "2026-11-25T10",
+        "--to",
+        "2026-11-25T11",
+        "--local",
+      ]);
+      expect(run).toEqual({
+        code: 0,
+        stdout: "",
+        stderr: `no objects to reprocess under s3://${BUCKET}/nothing-here/\n`,
+      });
+    });
+  });
+
+  test("Ctrl-C on a terminal: the bar is ended and the cursor shown before the stopping line, what is in flight finishes, and the resume point is printed", async () => {
+    let arrived!: () => void;
+    const first = new Promise<void>((resolve) => (arrived = resolve));
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const lambda = await startFakeService(async (request: Received, response) => {
+      arrived();
+      await released;
+      lambdaAccepted(request, response);
+    });
+    const interrupt = new AbortController();
+    try {
+      const run = await withLambdaEndpoint(lambda.endpoint, async () => {
+        const running = cli(
+          ["reprocess", `s3://${BUCKET}/raw/`, "--function", "f", "--force", "--concurrency", "1"],
+          {},
+          { signal: interrupt.signal, tty: true },
+        );
+        await Promise.race([first, running]);
+        interrupt.abort();
+        release();
+        return running;
+      });
+      expect(run.code).toBe(130);
+      expect(run.stdout).toBe("");
+      const { stderr } = run;
+      const stopping = stderr.indexOf("das-decrypt: stopping after the work in flight");
+      expect(stopping).toBeGreaterThan(0);
+      const before = stderr.slice(0, stopping);
+      expect(before).toContain("\x1b[?25l");
+      expect(before.lastIndexOf("\x1b[?25h")).toBeGreaterThan(before.lastIndexOf("\x1b[?25l"));
+      expect(before.endsWith("\n")).toBe(true);
+      const after = stderr.slice(stopping);
+      expect(after).not.toContain("\x1b");
+      expect(after).toContain("8 objects: 1 sent, 0 up to date, 0 failed, 7 not sent\n");
+      expect(after).toContain(`resume with: --start-after '${written[0]?.key}'\n`);
+      expect(lambda.received).toHaveLength(1);
+    } finally {
+      release();
+      await lambda.stop();
+    }
   });
 
   test.each([
-    [["reprocess", "s3://b/raw/"], /choose where events go/],
+    [["reprocess", "s3://b/raw/"], /^das-decrypt: choose where events go/, true],
     [
       ["reprocess", "s3://b/raw/", "--local", "--from", "yesterday", "--to", "2026-11-25T00"],
-      /--from must be an hour/,
+      /^das-decrypt: --from must be an hour/,
+      true,
     ],
-    [["reprocess", "bucket/raw/", "--local"], /is not an s3:\/\/bucket\/key address/],
+    [
+      ["reprocess", "bucket/raw/", "--local"],
+      /^das-decrypt: "bucket\/raw\/" is not an s3:\/\/bucket\/key address/,
+      true,
+    ],
+    [
+      ["reprocess", "s3://b/raw/", "--local", "--concurrency", "0"],
+      /^das-decrypt: option '--concurrency <n>' argument '0' is invalid. --concurrency must be a whole number ≥ 1/,
+      true,
+    ],
     [
       ["reprocess", "s3://b/raw/", "--local", "--resource-id", "nope"],
       /^das-decrypt: DAS_RESOURCE_ID must be/,
+      false,
     ],
-  ])("bad usage %j exits 2 with one clear line", async (args, message) => {
-    const run = await cli(args);
-    expect(run.code).toBe(2);
-    expect(run.stderr.trim()).toMatch(message);
-  });
+  ])(
+    "bad usage %j exits 2 with the error, and the usage line for a bad argument, not the whole help",
+    async (args, message, usage) => {
+      const run = await cli(args);
+      expect(run.code).toBe(2);
+      expect(run.stdout).toBe("");
+      const lines = run.stderr.trimEnd().split("\n");
+      expect(lines[0]).toMatch(message);
+      expect(lines.slice(1)).toEqual(
+        usage
+          ? [
+              "Usage: das-decrypt reprocess [options] <s3-prefix>",
+              "Run 'das-decrypt reprocess --help' for the options.",
+            ]
+          : [],
+      );
+    },
+  );
 });
 
 describe("das-decrypt cat", () => {
@@ -300,13 +456,92 @@ describe("das-decrypt cat", () => {
       .map((line) => JSON.parse(line));
     expect(lines).toMatchObject([{ recordIndex: 3, reason: "bad-base64" }]);
   });
+
+  describe("something that is not a DAS object", () => {
+    const decrypted = async () => {
+      const fixture = await buildFirehoseObject(stack.kmsClient, stack.kms.keyArn, {
+        engine: "aurora-postgresql",
+        resourceId: CLUSTER,
+        records: 5,
+      });
+      const lines = expectedEventLines(fixture.records).map((event) => `${JSON.stringify(event)}\n`);
+      return gzipSync(lines.join(""));
+    };
+    test.each([
+      [
+        "a README",
+        async () =>
+          Buffer.from('# Notes\n\nRun it with `{"a": 1}` and {braces}.\n\n```json\n{"key": "value"}\n```\n'),
+        /^not a DAS object: no DAS record in it, only \d+ pieces that are not DAS records \(.*garbage: \d+.*\)$/,
+      ],
+      [
+        "random bytes",
+        async () => Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919 + 13) % 251)),
+        /^not a DAS object: no DAS record in it, only \d+ pieces that are not DAS records \(.*garbage: \d+.*\)$/,
+      ],
+      [
+        "an already decrypted .gz",
+        decrypted,
+        /^not a DAS object: 5 JSON lines without the key and databaseActivityEvents of a DAS record \(already decrypted output\?\)$/,
+      ],
+    ])(
+      "%s: one line on stderr says what was found, nothing on stdout, exit 1",
+      async (what, bytes, verdict) => {
+        const file = join(scratch, `not-das-${what.replace(/\W+/g, "-")}`);
+        await writeFile(file, await bytes());
+        const run = await cli(["cat", file]);
+        expect(run.code).toBe(1);
+        expect(run.stdout).toBe("");
+        const lines = run.stderr.trimEnd().split("\n");
+        expect(lines).toHaveLength(1);
+        expect(lines[0]?.startsWith(`das-decrypt: ${file}: `)).toBe(true);
+        expect(lines[0]?.slice(`das-decrypt: ${file}: `.length)).toMatch(verdict);
+      },
+    );
+  });
+
+  test("a directory, or a path that is not there, is a usage error naming the path: exit 2", async () => {
+    const folder = join(scratch, "a-folder");
+    await mkdir(folder, { recursive: true });
+    const directory = await cli(["cat", folder]);
+    expect(directory).toEqual({
+      code: 2,
+      stdout: "",
+      stderr: `das-decrypt: ${folder} is a directory: cat decrypts one object; give one of its files, or upload them and use reprocess\n`,
+    });
+    const missing = await cli(["cat", join(scratch, "not-there.bin")]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/^das-decrypt: \S+not-there\.bin: no such file/);
+  });
+
+  test("an error about a local file names the file by its path", async () => {
+    const fixture = await buildFirehoseObject(stack.kmsClient, stack.kms.keyArn, {
+      engine: "aurora-postgresql",
+      resourceId: CLUSTER,
+      records: 2,
+    });
+    const file = join(scratch, "other-cluster.bin");
+    await writeFile(file, fixture.body);
+    const run = await cli(["cat", file, "--resource-id", "cluster-AAAAAAAAAAAAAAAAAAAAAAAAAA"]);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toBe("");
+    expect(run.stderr).toMatch(new RegExp(`^das-decrypt: ${file}: DAS_RESOURCE_ID looks wrong: `));
+    expect(run.stderr).not.toContain("local-file");
+  });
+
+  test("a missing S3 object: the SDK's message and what to do, exit 1", async () => {
+    const run = await cli(["cat", `s3://${BUCKET}/cat/nothing/here`]);
+    expect(run).toEqual({
+      code: 1,
+      stdout: "",
+      stderr:
+        `das-decrypt: s3://${BUCKET}/cat/nothing/here: s3:GetObject failed: NoSuchKey: The specified key does not exist.\n` +
+        `  No object has that key: see what is there with \`aws s3 ls s3://${BUCKET}/cat/nothing/\`.\n`,
+    });
+  });
 });
 
-test("the built command runs with plain node and prints its help", () => {
-  const bin = join(import.meta.dirname, "..", "..", "dist", "das-decrypt.mjs");
-  if (!existsSync(bin))
-    execFileSync("npm", ["run", "--silent", "build:cli"], { cwd: join(import.meta.dirname, "..", "..") });
-  const help = execFileSync(process.execPath, [bin, "reprocess", "--help"], { encoding: "utf8" });
-  expect(help).toContain("Usage: das-decrypt reprocess [options] <s3-prefix>");
-  expect(help).toContain("--start-after <key>");
+test("--version prints the package's version on stdout", async () => {
+  const { version } = JSON.parse(await readFile(join(ROOT, "package.json"), "utf8")) as { version: string };
+  expect(await cli(["--version"])).toEqual({ code: 0, stdout: `${version}\n`, stderr: "" });
 });

@@ -5,11 +5,12 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { loadResourceSchemas, type SpecDatabase, validateTemplate } from "./cfn-schema.ts";
 import { packageTemplate, readTemplate, type Template } from "./packaged.ts";
 
-// Packaging a variant takes ~5 s (it bundles the function too); the four templates, ~20 s.
+// Packaging a variant takes ~5 s (it bundles the function too); the five templates, ~25 s.
 const PACKAGING_MS = 240_000;
 const KMS_KEY = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
 // Another stage than ci starts from params.default: no Firehose, no resource id.
 const OTHER_STAGE = { stage: "cfncheck", bucketName: "das-decrypt-cfncheck-example", dasKmsKeyArn: KMS_KEY };
+const TOPIC = "arn:aws:sns:us-east-1:111122223333:das-decrypt-alarms";
 
 let spec: SpecDatabase;
 let dir: string;
@@ -32,6 +33,9 @@ beforeAll(() => {
       excludeUsers: "rdsadmin,rdsproxyadmin",
       redactParams: "hash",
       redactFields: "remoteHost",
+      redactSqlLiterals: "true",
+      alarmTopicArn: TOPIC,
+      streamSilenceMinutes: "7",
     }),
   );
   templates.set(
@@ -41,6 +45,21 @@ beforeAll(() => {
       dasResourceId: "db-QRSTUVWXYZ",
       outputBucket: "das-decrypt-cfncheck-output",
       outputKmsKeyArn: KMS_KEY.replace("1234abcd", "5678efab"),
+      objectEvents: "false",
+    }),
+  );
+  templates.set(
+    "locked",
+    packageTemplate(join(dir, "locked"), stage, {
+      ...common,
+      dasResourceId: "cluster-ABCDEFGHIJKLMNOP",
+      dasKinesisStreamArn:
+        "arn:aws:kinesis:us-east-1:111122223333:stream/aws-rds-das-cluster-ABCDEFGHIJKLMNOP",
+      rawObjectLockMode: "COMPLIANCE",
+      rawObjectLockDays: "2555",
+      rawRetentionDays: "2555",
+      plaintextRetentionDays: "30",
+      quarantineRetentionDays: "90",
     }),
   );
 }, PACKAGING_MS);
@@ -60,10 +79,15 @@ const variables = (name: string): Record<string, unknown> => {
   const environment = template(name).Resources.DecryptLambdaFunction?.Properties.Environment;
   return (environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {};
 };
+const properties = (name: string, id: string): Record<string, unknown> =>
+  template(name).Resources[id]?.Properties ?? {};
 
 describe("the packaged template matches CloudFormation's resource schemas (types, properties, required, value types, Ref, GetAtt, Sub, DependsOn)", () => {
-  test("ci stage: a bucket of the stack, one cluster id, the stack's output key and the Firehose stream", () => {
+  test("ci stage: a bucket of the stack, one cluster id, the stack's output key and the Firehose stream, object events, the failed-events and silence alarms", () => {
     expect(template("ci").Resources.DasBucket?.Type).toBe("AWS::S3::Bucket");
+    expect(variables("ci").PUBLISH_OBJECT_EVENTS).toBe("true");
+    expect(template("ci").Resources.FailedEventsAlarm?.Type).toBe("AWS::CloudWatch::Alarm");
+    expect(template("ci").Resources.StreamSilenceAlarm?.Type).toBe("AWS::CloudWatch::Alarm");
     expect(variables("ci").DAS_RESOURCE_ID).toBe("cluster-P74MFUJBI3PYA2N5L22YVVX3VY");
     expect(types("ci")).toContain("AWS::KMS::Key");
     expect(types("ci")).toContain("AWS::KinesisFirehose::DeliveryStream");
@@ -77,12 +101,21 @@ describe("the packaged template matches CloudFormation's resource schemas (types
     expect(validateTemplate(template("existing"), spec)).toEqual([]);
   });
 
-  test("dasResourceIdMap of a cluster and an instance without dasResourceId, no Firehose stream; filters, and bind values hashed under an HMAC key of the stack", () => {
+  test("dasResourceIdMap of a cluster and an instance without dasResourceId, no Firehose stream; filters, SQL literals redacted, bind values hashed under an HMAC key of the stack; both alarms notify a topic, silence after 7 minutes", () => {
+    expect(properties("map", "FailedEventsAlarm").AlarmActions).toEqual([TOPIC]);
+    expect(properties("map", "StreamSilenceAlarm")).toMatchObject({
+      Period: 60,
+      EvaluationPeriods: 7,
+      AlarmActions: [TOPIC],
+      OKActions: [TOPIC],
+      Dimensions: [{ Name: "service", Value: "das-decrypt-cfncheck" }],
+    });
     expect(variables("map").DAS_RESOURCE_ID_MAP).toContain("db-QRSTUVWXYZ");
     expect(variables("map")).toMatchObject({
       EXCLUDE_USERS: "rdsadmin,rdsproxyadmin",
       REDACT_PARAMS: "hash",
       REDACT_FIELDS: "remoteHost",
+      REDACT_SQL_LITERALS: "true",
       PARAM_HASH_KEY_ID: { "Fn::GetAtt": ["ParamHashKey", "Arn"] },
     });
     expect(template("map").Resources.ParamHashKey?.Properties).toMatchObject({
@@ -94,11 +127,48 @@ describe("the packaged template matches CloudFormation's resource schemas (types
     expect(validateTemplate(template("map"), spec)).toEqual([]);
   });
 
-  test("no Firehose stream, an output key and output bucket of the user's: no key of the stack is referenced", () => {
+  test("no Firehose stream, an output key and output bucket of the user's: no key of the stack is referenced; objectEvents=false: no event, no EventBridge permission", () => {
+    expect(variables("own-key")).not.toHaveProperty("PUBLISH_OBJECT_EVENTS");
+    expect(JSON.stringify(properties("own-key", "IamRoleLambdaExecution"))).not.toContain("events:");
     expect(types("own-key")).not.toContain("AWS::KMS::Key");
     expect(types("own-key")).not.toContain("AWS::KinesisFirehose::DeliveryStream");
     expect(variables("own-key").OUTPUT_BUCKET).toBe("das-decrypt-cfncheck-output");
     expect(validateTemplate(template("own-key"), spec)).toEqual([]);
+  });
+
+  test("rawObjectLockMode=COMPLIANCE: a locked, versioned raw bucket Firehose writes to, and a second bucket of the stack for the plaintext, Athena's results and their expiry", () => {
+    // biome-ignore lint/suspicious/noExplicitAny: reading arbitrary CloudFormation JSON
+    const props = (id: string) => template("locked").Resources[id]?.Properties as Record<string, any>;
+    expect(props("DasBucket")).toMatchObject({
+      BucketName: "das-decrypt-cfncheck-example",
+      ObjectLockEnabled: true,
+      ObjectLockConfiguration: {
+        ObjectLockEnabled: "Enabled",
+        Rule: { DefaultRetention: { Mode: "COMPLIANCE", Days: 2555 } },
+      },
+      VersioningConfiguration: { Status: "Enabled" },
+    });
+    expect(props("DasBucket").LifecycleConfiguration.Rules.map((rule: { Id: string }) => rule.Id)).toEqual([
+      "AbortIncompleteMultipartUploads",
+      "ExpireRawObjects",
+      "RemoveDeletedVersions",
+    ]);
+    expect(props("DasOutputBucket").BucketName).toBe("das-decrypt-cfncheck-example-output");
+    expect(props("DasOutputBucket").LifecycleConfiguration.Rules).toContainEqual({
+      Id: "ExpireDecryptedOutput",
+      Status: "Enabled",
+      Prefix: "decrypted/",
+      ExpirationInDays: 30,
+    });
+    expect(props("DasOutputBucket")).not.toHaveProperty("ObjectLockEnabled");
+    expect(variables("locked").OUTPUT_BUCKET).toBe("das-decrypt-cfncheck-example-output");
+    expect(props("AuditWorkGroup").WorkGroupConfiguration.ResultConfiguration.OutputLocation).toBe(
+      "s3://das-decrypt-cfncheck-example-output/athena-results/",
+    );
+    expect(props("DasFirehose").ExtendedS3DestinationConfiguration.BucketARN).toEqual({
+      "Fn::Sub": "arn:${AWS::Partition}:s3:::das-decrypt-cfncheck-example",
+    });
+    expect(validateTemplate(template("locked"), spec)).toEqual([]);
   });
 });
 
@@ -247,6 +317,85 @@ const FAULTS: [string, (template: Planted) => void, string][] = [
 describe("the validator is not a no-op: a fault planted in the ci template is reported", () => {
   test.each(FAULTS)("%s", (_, plant, problem) => {
     const planted = structuredClone(template("ci")) as Planted;
+    plant(planted);
+    expect(validateTemplate(planted, spec)).toEqual([problem]);
+  });
+});
+
+const LOCK_FAULTS: [string, (template: Planted) => void, string][] = [
+  [
+    "an Object Lock mode S3 does not have",
+    ({ Resources: r }) => {
+      r.DasBucket.Properties.ObjectLockConfiguration.Rule.DefaultRetention.Mode = "LEGAL_HOLD";
+    },
+    'Resources.DasBucket.Properties.ObjectLockConfiguration.Rule.DefaultRetention.Mode: "LEGAL_HOLD" is not one of COMPLIANCE, GOVERNANCE',
+  ],
+  [
+    "retention days that are not a whole number",
+    ({ Resources: r }) => {
+      r.DasBucket.Properties.ObjectLockConfiguration.Rule.DefaultRetention.Days = 7.5;
+    },
+    "Resources.DasBucket.Properties.ObjectLockConfiguration.Rule.DefaultRetention.Days: expected an integer, got number 7.5",
+  ],
+  [
+    "a noncurrent-version expiry without its days",
+    ({ Resources: r }) => {
+      delete r.DasBucket.Properties.LifecycleConfiguration.Rules[2].NoncurrentVersionExpiration
+        .NoncurrentDays;
+    },
+    "Resources.DasBucket.Properties.LifecycleConfiguration.Rules[2].NoncurrentVersionExpiration: NoncurrentVersionExpiration requires property NoncurrentDays",
+  ],
+  [
+    "a versioning status S3 does not have",
+    ({ Resources: r }) => {
+      r.DasBucket.Properties.VersioningConfiguration.Status = "On";
+    },
+    'Resources.DasBucket.Properties.VersioningConfiguration.Status: "On" is not one of Enabled, Suspended',
+  ],
+  [
+    "an output bucket policy on a bucket that does not exist",
+    ({ Resources: r }) => {
+      r.DasOutputBucketPolicy.Properties.Bucket = { Ref: "DasOutputBuckets" };
+    },
+    'Resources.DasOutputBucketPolicy.Properties.Bucket: Ref "DasOutputBuckets" is not a resource, parameter or pseudo parameter',
+  ],
+];
+
+const ALARM_FAULTS: [string, (template: Planted) => void, string][] = [
+  [
+    "a topic where a list of actions is required",
+    ({ Resources: r }) => {
+      r.StreamSilenceAlarm.Properties.OKActions = TOPIC;
+    },
+    `Resources.StreamSilenceAlarm.Properties.OKActions: expected a list, got string "${TOPIC}"`,
+  ],
+  [
+    "a misspelt alarm property",
+    ({ Resources: r }) => {
+      r.FailedEventsAlarm.Properties.AlarmAction = [TOPIC];
+    },
+    "Resources.FailedEventsAlarm.Properties.AlarmAction: AWS::CloudWatch::Alarm has no property AlarmAction",
+  ],
+  [
+    "a metric dimension without its value",
+    ({ Resources: r }) => {
+      delete r.StreamSilenceAlarm.Properties.Dimensions[0].Value;
+    },
+    "Resources.StreamSilenceAlarm.Properties.Dimensions[0]: Dimension requires property Value",
+  ],
+];
+
+describe("the alarms' properties are checked too: a fault planted in the template with a topic is reported", () => {
+  test.each(ALARM_FAULTS)("%s", (_, plant, problem) => {
+    const planted = structuredClone(template("map")) as Planted;
+    plant(planted);
+    expect(validateTemplate(planted, spec)).toEqual([problem]);
+  });
+});
+
+describe("the Object Lock and lifecycle properties are checked too: a fault planted in the locked template is reported", () => {
+  test.each(LOCK_FAULTS)("%s", (_, plant, problem) => {
+    const planted = structuredClone(template("locked")) as Planted;
     plant(planted);
     expect(validateTemplate(planted, spec)).toEqual([problem]);
   });

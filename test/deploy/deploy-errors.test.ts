@@ -22,6 +22,8 @@ let scratch: string;
 let service: string;
 let sts: Server;
 const stsRequests: string[] = [];
+/** What the stand-in STS answers: a refusal of the keys, or whose they are (account 111122223333). */
+let stsAnswer: "refuse" | "identify" = "refuse";
 
 beforeAll(async () => {
   scratch = await mkdtemp(join(tmpdir(), "das-deploy-errors-"));
@@ -34,7 +36,8 @@ beforeAll(async () => {
   await copyFile(join(ROOT, "serverless.yml"), join(service, "serverless.yml"));
   const linked = ["deploy", "resources", "functions", "src", "package.json", "tsconfig.json", "node_modules"];
   await Promise.all(linked.map((name) => symlink(join(ROOT, name), join(service, name))));
-  // What STS answers to keys it does not know (HTTP 403, the Query protocol's error document).
+  // What STS answers to keys it does not know (HTTP 403, the Query protocol's error document), or
+  // to keys it knows.
   sts = createServer((request, response) => {
     let body = "";
     request.on("data", (chunk: Buffer) => {
@@ -42,6 +45,17 @@ beforeAll(async () => {
     });
     request.on("end", () => {
       stsRequests.push(new URLSearchParams(body).get("Action") ?? "");
+      if (stsAnswer === "identify") {
+        response.writeHead(200, { "content-type": "text/xml" });
+        response.end(
+          '<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><GetCallerIdentityResult>' +
+            "<Arn>arn:aws:iam::111122223333:user/ci</Arn><UserId>AIDAJQABLZS4A3QDU576Q</UserId>" +
+            "<Account>111122223333</Account></GetCallerIdentityResult>" +
+            "<ResponseMetadata><RequestId>01234567-89ab-cdef-0123-456789abcdef</RequestId></ResponseMetadata>" +
+            "</GetCallerIdentityResponse>",
+        );
+        return;
+      }
       response.writeHead(403, { "content-type": "text/xml" });
       response.end(
         '<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type>' +
@@ -100,6 +114,10 @@ test("every bad parameter is named once, one line each, in one run that needs no
     "--param=outputFormat=csv",
     "--param=rawPrefix=raw",
     "--param=reservedConcurrency=0",
+    "--param=plaintextRetentionDays=0",
+    "--param=rawObjectLockDays=2555",
+    "--param=streamSilenceMinutes=0",
+    "--param=alarmTopicArn=ops-alerts",
   ]);
   expect(run.code).toBe(1);
   const problems = [
@@ -108,6 +126,10 @@ test("every bad parameter is named once, one line each, in one run that needs no
     'Parameter outputFormat must be "events" or "records", got "csv"',
     'Parameter rawPrefix must be a non-empty key prefix ending in "/", got "raw"',
     'Parameter reservedConcurrency must be a whole number from 1, or empty for none reserved, got "0"',
+    'Parameter plaintextRetentionDays must be a whole number of days from 1, or empty for 365, got "0"',
+    'Parameter rawObjectLockDays needs rawObjectLockMode ("GOVERNANCE" or "COMPLIANCE")',
+    'Parameter streamSilenceMinutes must be a whole number of minutes from 1 to 1440 (a CloudWatch alarm looks back a day at most), got "0"',
+    'Parameter alarmTopicArn must be the ARN of an SNS topic (arn:aws:sns:<region>:<account>:<name>), or empty for none, got "ops-alerts"',
   ];
   expect(run.output.split("\n").filter((line) => line.startsWith("Parameter "))).toEqual(problems);
   for (const problem of problems) expect(count(run.output, problem)).toBe(1);
@@ -142,6 +164,41 @@ test("credentials STS refuses: one line with AWS's reason, once, and exit 1", as
   expect(count(run.output, "The security token included in the request is invalid")).toBe(1);
   expect(run.output).not.toMatch(STACK_FRAME);
   expect(run.output).not.toContain("Cannot resolve");
+}, 90_000);
+
+test("with Object Lock and no bucketName, a bucket name too long for its -output twin is one line once the account is known, and exit 1", async () => {
+  stsRequests.length = 0;
+  stsAnswer = "identify";
+  const stage = "s".repeat(22);
+  try {
+    const run = await serverless(
+      [
+        "package",
+        "--stage",
+        stage,
+        "--package",
+        join(scratch, "long-stage"),
+        ...VALID,
+        "--param=rawObjectLockMode=GOVERNANCE",
+        "--param=rawObjectLockDays=30",
+      ],
+      {
+        AWS_ACCESS_KEY_ID: "AKIAIOSFODNN7EXAMPLE",
+        AWS_SECRET_ACCESS_KEY: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        AWS_ENDPOINT_URL: `http://127.0.0.1:${(sts.address() as AddressInfo).port}`,
+      },
+    );
+    expect(run.code).toBe(1);
+    expect(stsRequests).toContain("GetCallerIdentity");
+    const line = `Parameter outputBucket is required with rawObjectLockMode when the bucket name "das-decrypt-${stage}-111122223333-us-east-1" is longer than 56 characters (the stack would name its output bucket "<bucket name>-output")`;
+    expect(run.output.split("\n").filter((text) => text.startsWith("Parameter "))).toEqual([line]);
+    expect(count(run.output, line)).toBe(1);
+    expect(run.output).not.toMatch(STACK_FRAME);
+    expect(run.output).not.toContain("Cannot resolve");
+    expect(existsSync(join(scratch, "long-stage"))).toBe(false);
+  } finally {
+    stsAnswer = "refuse";
+  }
 }, 90_000);
 
 test("a reservedConcurrency given reserves that many executions in the packaged template, with no credentials", async () => {

@@ -1,27 +1,38 @@
 // Every request the function makes is allowed by what the packaged stack grants, and what must be
 // refused is refused. The requests are recorded inside the handler's own SDK clients while it runs
-// against local S3 and KMS; the policies are the packaged template's; the verdicts are
-// @cloud-copilot/iam-simulate's.
+// against local S3 and KMS, and moto's EventBridge; the policies are the packaged template's; the
+// verdicts are @cloud-copilot/iam-simulate's.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { allowedContextKeysForRequest, typeForContextKey } from "@cloud-copilot/iam-simulate";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { createClients } from "../../src/clients.ts";
+import { createClients, createEventBridgeClient } from "../../src/clients.ts";
 import { loadConfig } from "../../src/config.ts";
 import { createHandler } from "../../src/handler.ts";
 import { buildFirehoseObject } from "../../src/local/fixtures.ts";
 import { type LocalStack, s3Notification, startLocalStack } from "../../src/local/stack.ts";
+import { EVENT_SOURCE, eventBridgePublisher, OBJECT_DECRYPTED } from "../../src/object-events.ts";
 import { createSealer, gzippedJson, tamperedMessage } from "../support/bad-records.ts";
 import { type FaultProxy, startFaultProxy } from "../support/fault-proxy.ts";
 import { CapturingLog, putObject } from "../support/harness.ts";
 import { evaluate, isColonKey, type Verdict } from "../support/iam-evaluate.ts";
 import { type IamRequest, iamRequestsOf, type StackPolicies, stackPolicies } from "../support/iam-model.ts";
+import { type MotoServer, startMotoServer } from "../support/moto-server.ts";
 import { type RecordedRequest, recordRequests } from "../support/request-recorder.ts";
+import {
+  evaluateOnBus,
+  putEventsRequests,
+  recordPutEvents,
+  type SentPutEvents,
+} from "./event-bus-requests.ts";
 import { packageTemplate, readTemplate } from "./packaged.ts";
 
 // The handler runs on the clients src/clients.ts builds (the production settings), with the
 // recorder added to their middleware stacks.
 const recorded: RecordedRequest[] = [];
+/** What the handler's EventBridge client sent ("DAS Object Decrypted" events, the stack turns them on). */
+const published: SentPutEvents[] = [];
 
 const ACCOUNT = "111122223333";
 const REGION = "us-east-1";
@@ -32,6 +43,7 @@ const DAS_KEY_ARN = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-5
 /** What CloudFormation would return for the stack's own key and queue. */
 const OUTPUT_KEY_ARN = "arn:aws:kms:us-east-1:111122223333:key/6f1c2d3e-4a5b-4c6d-8e7f-90a1b2c3d4e5";
 const QUEUE_ARN = "arn:aws:sqs:us-east-1:111122223333:das-decrypt-ci-FailedEventsQueue-EXAMPLE";
+const DEFAULT_BUS = "arn:aws:events:us-east-1:111122223333:event-bus/default";
 /**
  * The DAS key is the cluster's, outside the stack: assumed to keep the default key policy (the
  * account administers it, so IAM policies decide), which the stack's role statement relies on.
@@ -49,9 +61,17 @@ const DEFAULT_KEY_POLICY = {
   ],
 };
 
-type Scenario = { name: string; requests: RecordedRequest[]; error?: unknown };
+type Scenario = {
+  name: string;
+  requests: RecordedRequest[];
+  events: SentPutEvents[];
+  /** What the handler returned when it succeeded: the objects' summaries. */
+  result?: unknown;
+  error?: unknown;
+};
 
 let local: LocalStack;
+let moto: MotoServer;
 let proxy: FaultProxy;
 let stack: StackPolicies;
 /**
@@ -68,7 +88,9 @@ beforeAll(async () => {
     attributes: { "OutputEncryptionKey.Arn": OUTPUT_KEY_ARN, "FailedEventsQueue.Arn": QUEUE_ARN },
     externalKeyPolicies: { [DAS_KEY_ARN]: DEFAULT_KEY_POLICY },
   });
-  local = await startLocalStack();
+  [local, moto] = await Promise.all([startLocalStack(), startMotoServer()]);
+  // The handler's EventBridge clients (src/clients.ts) are made after this: they reach moto's bus.
+  process.env.AWS_ENDPOINT_URL_EVENTBRIDGE = moto.endpoint;
   local.createBucket(BUCKET);
   keyArns = { [local.kms.keyArn]: DAS_KEY_ARN };
   proxy = await startFaultProxy(local.s3Endpoint);
@@ -103,13 +125,24 @@ beforeAll(async () => {
     const clients = createClients(loadConfig(functionEnv));
     recordRequests(clients.s3, recorded);
     recordRequests(clients.kms, recorded);
-    const handler = createHandler(functionEnv, { logger: new CapturingLog(), clients });
-    const from = recorded.length;
-    const error = await handler(s3Notification(BUCKET, key)).then(
-      () => undefined,
-      (thrown: unknown) => thrown,
+    const eventBridge = createEventBridgeClient();
+    recordPutEvents(eventBridge, published);
+    const handler = createHandler(functionEnv, {
+      logger: new CapturingLog(),
+      clients,
+      objectEvents: eventBridgePublisher(eventBridge),
+    });
+    const from = { requests: recorded.length, events: published.length };
+    const outcome = await handler(s3Notification(BUCKET, key)).then(
+      (result) => ({ result }),
+      (error: unknown) => ({ error }),
     );
-    scenarios.set(name, { name, requests: recorded.slice(from), ...(error === undefined ? {} : { error }) });
+    scenarios.set(name, {
+      name,
+      requests: recorded.slice(from.requests),
+      events: published.slice(from.events),
+      ...outcome,
+    });
   };
 
   await run("single-part output", `${hour}/single`, small.body);
@@ -126,7 +159,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await proxy?.stop();
-  await local?.stop();
+  await Promise.all([local?.stop(), moto?.stop()]);
 });
 
 function scenario(name: string): Scenario {
@@ -165,14 +198,28 @@ test("each scenario made the requests it stands for", () => {
   for (const { requests } of scenarios.values()) {
     expect(requests.filter((request) => request.command === "Decrypt").length).toBeGreaterThan(0);
   }
+
+  // One event per object decrypted, which moto's bus accepted; none for the object that failed.
+  for (const { name, events, error, result } of scenarios.values()) {
+    expect(events, name).toEqual(
+      error === undefined ? [{ entries: [{ source: EVENT_SOURCE, detailType: OBJECT_DECRYPTED }] }] : [],
+    );
+    if (error === undefined)
+      expect(result, name).toEqual({
+        objects: [expect.not.objectContaining({ eventNotPublished: expect.anything() })],
+      });
+  }
 });
 
 describe("what the function does is allowed", () => {
   test("every recorded request, and every KMS request S3 makes for it, is allowed by the role, bucket and key policies", async () => {
     const verdicts: { scenario: string; request: IamRequest; verdict: Verdict }[] = [];
-    for (const { name, requests } of scenarios.values()) {
+    for (const { name, requests, events } of scenarios.values()) {
       for (const request of await iamRequestsOf(requests, stack, keyArns)) {
         verdicts.push({ scenario: name, request, verdict: await evaluate(request, stack) });
+      }
+      for (const request of events.flatMap((sent) => putEventsRequests(sent, stack))) {
+        verdicts.push({ scenario: name, request, verdict: await evaluateOnBus(request, stack) });
       }
     }
     // One row per distinct request of a scenario (parts of one upload are alike), with its count.
@@ -210,6 +257,7 @@ describe("what the function does is allowed", () => {
         "s3:DeleteObject",
         "kms:Decrypt",
         "kms:GenerateDataKey",
+        "events:PutEvents",
       ]),
     );
     expect(verdicts.filter(({ verdict }) => verdict.result !== "Allowed")).toEqual([]);
@@ -352,6 +400,81 @@ describe("what must be refused is refused", () => {
   });
 });
 
+describe("object events: the function may put its own event on the default bus, and nothing else", () => {
+  /** The PutEvents of the first scenario, as IAM sees it. */
+  const recordedPutEvents = (): IamRequest => {
+    const [request, ...others] = scenario("single-part output").events.flatMap((sent) =>
+      putEventsRequests(sent, stack),
+    );
+    if (request === undefined || others.length > 0) throw new Error("expected one PutEvents request");
+    return request;
+  };
+
+  test("events:source and events:detail-type are condition keys of PutEvents, multivalued (ArrayOfString) in the Service Authorization Reference", async () => {
+    const keys = await allowedContextKeysForRequest("events", "PutEvents", DEFAULT_BUS, false, undefined);
+    expect(keys).toEqual(expect.arrayContaining(["events:source", "events:detail-type"]));
+    expect(await typeForContextKey("events:source")).toBe("ArrayOfString");
+    expect(await typeForContextKey("events:detail-type")).toBe("ArrayOfString");
+  });
+
+  test("the recorded PutEvents is das-decrypt's event on the default bus, allowed, with no context key lost on the evaluator", async () => {
+    const request = recordedPutEvents();
+    expect(request).toMatchObject({
+      action: "events:PutEvents",
+      resource: DEFAULT_BUS,
+      context: { "events:source": ["das-decrypt"], "events:detail-type": ["DAS Object Decrypted"] },
+    });
+    expect(await evaluateOnBus(request, stack)).toEqual({ result: "Allowed", ignoredContextKeys: [] });
+  });
+
+  test("another source, another detail-type, another bus, a batch with a foreign entry, or no source and detail-type at all is refused", async () => {
+    const request = recordedPutEvents();
+    const refused: [string, IamRequest][] = [
+      ["source", { ...request, context: { ...request.context, "events:source": ["aws.s3"] } }],
+      [
+        "detail-type",
+        { ...request, context: { ...request.context, "events:detail-type": ["Object Created"] } },
+      ],
+      ["bus", { ...request, resource: DEFAULT_BUS.replace(/default$/, "security-lake") }],
+      ["bus of another region", { ...request, resource: DEFAULT_BUS.replace("us-east-1", "eu-west-1") }],
+      ["batch", { ...request, context: { ...request.context, "events:source": ["das-decrypt", "aws.s3"] } }],
+      ["no keys", { ...request, context: { "aws:SecureTransport": "true" } }],
+    ];
+    for (const [what, changed] of refused) {
+      expect((await evaluateOnBus(changed, stack)).result, what).toBe("ImplicitlyDenied");
+    }
+  });
+
+  test("StringEquals on these multivalued keys would refuse the function's own event: the statement needs ForAllValues", async () => {
+    const request = recordedPutEvents();
+    const [statement] = stack.identityPolicies
+      .flatMap(({ policy }) => policy.Statement)
+      .filter((candidate) => candidate.Sid === "PublishObjectEvents");
+    if (statement === undefined) throw new Error("no PublishObjectEvents statement in the stack");
+    const singleValued = {
+      ...stack,
+      identityPolicies: [
+        {
+          name: "single-valued",
+          policy: {
+            Version: "2012-10-17",
+            Statement: [
+              {
+                ...statement,
+                Condition: {
+                  StringEquals: { "events:source": EVENT_SOURCE, "events:detail-type": OBJECT_DECRYPTED },
+                },
+              },
+            ],
+          },
+        },
+      ],
+    };
+    expect((await evaluateOnBus(request, singleValued)).result).toBe("ImplicitlyDenied");
+    expect((await evaluateOnBus(request, stack)).result).toBe("Allowed");
+  });
+});
+
 /** The IAM requests of every scenario, in order. */
 async function allIamRequests(): Promise<IamRequest[]> {
   const requests: IamRequest[] = [];
@@ -391,6 +514,7 @@ describe("with redactParams=hash, the bind-value hash key's one request is allow
   const LOCAL_ALIAS = "alias/das-decrypt-param-hash";
   let hashStack: StackPolicies;
   const sent: RecordedRequest[] = [];
+  const events: SentPutEvents[] = [];
 
   beforeAll(async () => {
     const dir = mkdtempSync(join(tmpdir(), "das-decrypt-iam-hash-"));
@@ -426,7 +550,13 @@ describe("with redactParams=hash, the bind-value hash key's one request is allow
     const clients = createClients(loadConfig(functionEnv));
     recordRequests(clients.s3, sent);
     recordRequests(clients.kms, sent);
-    const handler = createHandler(functionEnv, { logger: new CapturingLog(), clients });
+    const eventBridge = createEventBridgeClient();
+    recordPutEvents(eventBridge, events);
+    const handler = createHandler(functionEnv, {
+      logger: new CapturingLog(),
+      clients,
+      objectEvents: eventBridgePublisher(eventBridge),
+    });
     await handler(s3Notification(BUCKET, key));
   }, 120_000);
 
@@ -444,6 +574,9 @@ describe("with redactParams=hash, the bind-value hash key's one request is allow
         "Allowed",
       );
     }
+    const putEvents = events.flatMap((event) => putEventsRequests(event, hashStack));
+    expect(putEvents).toHaveLength(1);
+    for (const request of putEvents) expect((await evaluateOnBus(request, hashStack)).result).toBe("Allowed");
   });
 
   test("GenerateMac on any other key, and any other use of the HMAC key, are refused", async () => {

@@ -1,55 +1,5 @@
-import { createRequire } from "node:module";
 import { describe, expect, test } from "vitest";
-
-const require = createRequire(import.meta.url);
-type StackConfig = {
-  bucketName: string;
-  reservedConcurrency: number | null;
-  environment: Record<string, unknown>;
-  iamStatements: { Sid?: string; Condition?: unknown }[];
-  events: unknown[];
-  resources: { Resources: Record<string, unknown> };
-};
-const build = require("../../deploy/stack-config.cjs") as ((input: {
-  resolveVariable: (name: string) => Promise<unknown>;
-}) => Promise<StackConfig>) & {
-  checkParams: (params: Record<string, string>) => string[];
-  readParams: (readParam: (name: string) => Promise<unknown>) => Promise<Record<string, string>>;
-};
-
-const BASE: Record<string, string> = {
-  dasResourceId: "cluster-P74MFUJBI3PYA2N5L22YVVX3VY",
-  dasKmsKeyArn: "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
-  existingBucket: "false",
-  rawPrefix: "raw/",
-  outputPrefix: "decrypted/",
-  quarantinePrefix: "quarantine/",
-  outputFormat: "events",
-  outputCompression: "gzip",
-  includeHeartbeats: "false",
-};
-
-/**
- * Resolves `param:x, ""` from the given params, and the stage/account/region of a pretend deploy;
- * `asked` records what was resolved, in order.
- */
-function configWith(params: Record<string, string>, asked: string[] = []): Promise<StackConfig> {
-  const values: Record<string, string> = { ...BASE, ...params };
-  return build({
-    resolveVariable: async (expression) => {
-      asked.push(expression);
-      const [source, name] = expression.replace(/, "".*$/, "").split(":");
-      if (source === "param") return values[name ?? ""] ?? "";
-      return { "sls:stage": "prod", "aws:accountId": "111122223333", "aws:region": "eu-west-1" }[expression];
-    },
-  });
-}
-
-/** The problems checkParams finds in BASE with these changes. */
-async function problemsWith(params: Record<string, string>): Promise<string[]> {
-  const values: Record<string, string> = { ...BASE, ...params };
-  return build.checkParams(await build.readParams(async (name) => values[name]));
-}
+import { configWith, problemsWith } from "./stack-config-harness.ts";
 
 describe("stack parameters are validated and name the parameter at fault", () => {
   test.each([
@@ -63,6 +13,10 @@ describe("stack parameters are validated and name the parameter at fault", () =>
     [{ dasKmsKeyArn: "alias/aws/rds" }, /Parameter dasKmsKeyArn must be the ARN/],
     [{ outputPrefix: "raw/decrypted/" }, /Parameter outputPrefix must not overlap rawPrefix/],
     [{ rawPrefix: "" }, /Parameter rawPrefix must be a non-empty key prefix/],
+    [
+      { quarantinePrefix: "decrypted/bad/" },
+      /Parameter quarantinePrefix must neither contain nor lie under outputPrefix "decrypted\/"/,
+    ],
     [{ existingBucket: "true" }, /Parameter bucketName is required when existingBucket is true/],
     [{ outputFormat: "csv" }, /Parameter outputFormat/],
     [{ dasKinesisStreamArn: "aws-rds-das-x" }, /Parameter dasKinesisStreamArn/],
@@ -75,6 +29,7 @@ describe("stack parameters are validated and name the parameter at fault", () =>
       /Parameter redactParams must be "keep" or "drop" or "hash", got "scramble"/,
     ],
     [{ redactFields: "remoteHost, remote-port" }, /Parameter redactFields must be .* got "remote-port"/],
+    [{ redactSqlLiterals: "yes" }, /Parameter redactSqlLiterals must be "true" or "false", got "yes"/],
   ])("%j", async (params, message) => {
     await expect(configWith(params)).rejects.toThrow(message);
   });
@@ -162,6 +117,7 @@ test("an existing bucket gets only the S3 notification (no bucket, policy or per
     "FailedEventsAlarm",
     "FailedEventsQueue",
     "OutputEncryptionKey",
+    "StreamSilenceAlarm",
   ]);
 });
 
@@ -180,6 +136,7 @@ test("filters and redaction reach the function as its EXCLUDE_* and REDACT_* var
     excludeCommands: "select",
     redactParams: "drop",
     redactFields: "remoteHost",
+    redactSqlLiterals: "true",
   });
   expect(config.environment).toMatchObject({
     EXCLUDE_USERS: "rdsadmin,rdsproxyadmin",
@@ -187,6 +144,7 @@ test("filters and redaction reach the function as its EXCLUDE_* and REDACT_* var
     EXCLUDE_COMMANDS: "select",
     REDACT_PARAMS: "drop",
     REDACT_FIELDS: "remoteHost",
+    REDACT_SQL_LITERALS: "true",
   });
   const plain = (await configWith({})).environment;
   for (const name of [
@@ -195,9 +153,14 @@ test("filters and redaction reach the function as its EXCLUDE_* and REDACT_* var
     "EXCLUDE_COMMANDS",
     "REDACT_PARAMS",
     "REDACT_FIELDS",
+    "REDACT_SQL_LITERALS",
   ]) {
     expect(plain).not.toHaveProperty(name);
   }
+  // serverless.yml's default, "false", leaves the variable out as well.
+  expect((await configWith({ redactSqlLiterals: "false" })).environment).not.toHaveProperty(
+    "REDACT_SQL_LITERALS",
+  );
 });
 
 test("redactParams=hash adds an HMAC_256 key of the stack, GenerateMac on it alone, and its ARN (never key material) to the function", async () => {

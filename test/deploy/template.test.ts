@@ -46,6 +46,14 @@ describe("the function", () => {
     });
   });
 
+  test("publishes a DAS Object Decrypted event per object, and its metrics and logs are the ci stage's own service", () => {
+    expect(props("DecryptLambdaFunction").Environment.Variables).toMatchObject({
+      PUBLISH_OBJECT_EVENTS: "true",
+      POWERTOOLS_SERVICE_NAME: "das-decrypt-ci",
+      POWERTOOLS_METRICS_NAMESPACE: "DasDecrypt",
+    });
+  });
+
   test("async failures: 2 retries, a maximum event age, then the failed-events queue (14 days) with an alarm", () => {
     expect(props("DecryptLambdaEvConf")).toMatchObject({
       MaximumRetryAttempts: 2,
@@ -63,6 +71,23 @@ describe("the function", () => {
       Threshold: 0,
       ComparisonOperator: "GreaterThanThreshold",
     });
+  });
+
+  test("an alarm fires when the stage decrypted no object for 30 minutes, no data counting as none; no topic to notify by default", () => {
+    expect(resource("StreamSilenceAlarm").Type).toBe("AWS::CloudWatch::Alarm");
+    expect(props("StreamSilenceAlarm")).toMatchObject({
+      Namespace: "DasDecrypt",
+      MetricName: "ObjectsDecrypted",
+      Dimensions: [{ Name: "service", Value: "das-decrypt-ci" }],
+      Statistic: "Sum",
+      Period: 300,
+      EvaluationPeriods: 6,
+      Threshold: 1,
+      ComparisonOperator: "LessThanThreshold",
+      TreatMissingData: "breaching",
+    });
+    for (const id of ["FailedEventsAlarm", "StreamSilenceAlarm"])
+      expect(props(id)).not.toHaveProperty("AlarmActions");
   });
 });
 
@@ -157,18 +182,37 @@ describe("the bucket", () => {
     });
   });
 
-  test("aborts incomplete multipart uploads after one day", () => {
-    expect(props("DasBucket").LifecycleConfiguration.Rules).toContainEqual({
-      Id: "AbortIncompleteMultipartUploads",
-      Status: "Enabled",
-      AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 },
+  test("aborts incomplete multipart uploads after one day, expires Athena results after 30 days, plaintext output and quarantined records after 365, and keeps raw objects", () => {
+    expect(props("DasBucket").LifecycleConfiguration.Rules).toEqual([
+      {
+        Id: "AbortIncompleteMultipartUploads",
+        Status: "Enabled",
+        AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 },
+      },
+      { Id: "ExpireAthenaResults", Status: "Enabled", Prefix: "athena-results/", ExpirationInDays: 30 },
+      { Id: "ExpireDecryptedOutput", Status: "Enabled", Prefix: "decrypted/", ExpirationInDays: 365 },
+      { Id: "ExpireQuarantinedRecords", Status: "Enabled", Prefix: "quarantine/", ExpirationInDays: 365 },
+    ]);
+  });
+
+  test("is neither versioned nor locked, and holds the output itself: no second bucket, no OUTPUT_BUCKET", () => {
+    for (const name of ["ObjectLockEnabled", "ObjectLockConfiguration", "VersioningConfiguration"])
+      expect(props("DasBucket")).not.toHaveProperty(name);
+    const buckets = Object.entries(template.Resources).filter(([, r]) => r.Type === "AWS::S3::Bucket");
+    // osls's own bucket holds the deployment artifacts.
+    expect(buckets.map(([id]) => id).sort()).toEqual(["DasBucket", "ServerlessDeploymentBucket"]);
+    expect(props("DecryptLambdaFunction").Environment.Variables).not.toHaveProperty("OUTPUT_BUCKET");
+    expect(props("AuditWorkGroup").WorkGroupConfiguration.ResultConfiguration.OutputLocation).toBe(
+      "s3://das-decrypt-ci-example/athena-results/",
+    );
+  });
+
+  test("its encryption key is retained with it when the stack is deleted", () => {
+    expect(resource("OutputEncryptionKey")).toMatchObject({
+      DeletionPolicy: "Retain",
+      UpdateReplacePolicy: "Retain",
     });
-    expect(props("DasBucket").LifecycleConfiguration.Rules).toContainEqual({
-      Id: "ExpireAthenaResults",
-      Status: "Enabled",
-      Prefix: "athena-results/",
-      ExpirationInDays: 30,
-    });
+    expect(resource("DasBucket")).toMatchObject({ DeletionPolicy: "Retain", UpdateReplacePolicy: "Retain" });
   });
 });
 
@@ -182,7 +226,7 @@ describe("the function's IAM role is least privilege", () => {
     }
   });
 
-  test("exactly these statements: logs, raw read, output write, quarantine write, bound KMS decrypt, output SSE, failure queue", () => {
+  test("exactly these statements: logs, raw read, output write, quarantine write, bound KMS decrypt, output SSE, object events, failure queue", () => {
     const byAction = statements().map((s) => ({
       sid: s.Sid,
       actions: [s.Action].flat().sort(),
@@ -222,6 +266,26 @@ describe("the function's IAM role is least privilege", () => {
       resource: [{ "Fn::GetAtt": ["OutputEncryptionKey", "Arn"] }],
       condition: { StringEquals: { "kms:ViaService": sub("s3.${AWS::Region}.amazonaws.com") } },
     });
+    expect(withSid("PublishObjectEvents")).toEqual({
+      sid: "PublishObjectEvents",
+      actions: ["events:PutEvents"],
+      resource: [sub("arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/default")],
+      condition: {
+        "ForAllValues:StringEquals": {
+          "events:source": "das-decrypt",
+          "events:detail-type": "DAS Object Decrypted",
+        },
+        Null: { "events:source": "false", "events:detail-type": "false" },
+      },
+    });
+    expect(byAction.map((s) => s.sid).filter((sid) => sid !== undefined)).toEqual([
+      "ReadRawObjects",
+      "WriteDecryptedObjects",
+      "WriteQuarantinedRecords",
+      "DecryptDasDataKeysOfClusters",
+      "EncryptOutputThroughS3",
+      "PublishObjectEvents",
+    ]);
     const unnamed = byAction.filter((s) => s.sid === undefined).map((s) => s.actions.join(","));
     expect(unnamed.sort()).toEqual([
       "logs:CreateLogGroup,logs:CreateLogStream,logs:TagResource",

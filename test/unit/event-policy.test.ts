@@ -115,6 +115,7 @@ describe("configuration", () => {
       excludeDatabases: ["tmp"],
       excludeCommands: ["select"],
       redactParams: "drop",
+      redactSqlLiterals: false,
       redactFields: ["remoteHost", "STATEMENT"],
     });
     expect(loadConfig(BASE).eventPolicy).toEqual(NO_POLICY);

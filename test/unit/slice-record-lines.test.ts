@@ -1,5 +1,6 @@
 import { describe, expect, test } from "vitest";
 import { RecordError } from "../../src/errors.ts";
+import { type EventPolicy, NO_POLICY } from "../../src/event-policy.ts";
 import { type LineCounts, type LineOptions, recordLines } from "../../src/format-lines.ts";
 import { LineBuffer } from "../../src/line-buffer.ts";
 import { buildEvents, ENGINES, seededRandom } from "../../src/local/das-events.ts";
@@ -11,6 +12,33 @@ const ALL_OPTIONS: LineOptions[] = [
   { format: "events", includeHeartbeats: true },
   { format: "records", includeHeartbeats: false },
 ];
+
+const policy = (changes: Partial<EventPolicy>): EventPolicy => ({ ...NO_POLICY, ...changes });
+const HASH_KEY = new Uint8Array(32).fill(9);
+/** Policies that change events in every way, each alone and all at once. */
+const POLICIES: EventPolicy[] = [
+  policy({
+    excludeUsers: ["alice", "rdsadmin"],
+    excludeDatabases: ["postgres"],
+    excludeCommands: ["delete"],
+  }),
+  policy({ redactParams: "drop" }),
+  policy({ redactParams: "hash", paramHashKey: HASH_KEY }),
+  policy({ redactSqlLiterals: true }),
+  policy({ redactFields: ["remoteHost", "connection_id", "SYSTEM_PRIVILEGE_USED"] }),
+  policy({ redactFields: ["type", "logTime", "serverType", "eventTime", "commandText", "paramList"] }),
+  policy({
+    excludeUsers: ["bob"],
+    redactParams: "hash",
+    paramHashKey: HASH_KEY,
+    redactSqlLiterals: true,
+    redactFields: ["remoteHost", "engineNativeAuditFields"],
+  }),
+];
+const POLICY_OPTIONS: LineOptions[] = POLICIES.flatMap((p) => [
+  { format: "events", includeHeartbeats: false, policy: p },
+  { format: "events", includeHeartbeats: true, policy: p },
+]);
 
 /** What parsing and serializing gives (the reference): the lines, or the record's failure reason. */
 function parsed(bytes: Buffer, options: LineOptions) {
@@ -142,6 +170,81 @@ describe("sliceRecordLines gives what parsing gives, on the records RDS writes",
   });
 });
 
+describe("with filters and redaction, sliceRecordLines gives what parsing gives", () => {
+  test.each(ENGINES)("%s: every generated record is taken from its bytes, under every policy", (engine) => {
+    const random = seededRandom(11);
+    let written = 0;
+    for (let n = 0; n < 40; n += 1) {
+      const events = buildEvents(engine, 1 + (n % 23), {
+        random,
+        timeMs: Date.UTC(2026, 10, 25, 10) + n * 997,
+        sequence: n * 23,
+      });
+      if (n % 5 === 0) events.push({ type: "heartbeat" });
+      const text = inner(events, n % 3 === 0 ? { clusterId: undefined } : {});
+      for (const options of POLICY_OPTIONS) expect(bothWays(text, options)).toBe(true);
+      const out = new LineBuffer(16);
+      sliceRecordLines(
+        Buffer.from(text),
+        POLICY_OPTIONS[0] as LineOptions,
+        { events: 0, heartbeatsDropped: 0 },
+        out,
+      );
+      written += out.take().length;
+    }
+    expect(written).toBeGreaterThan(0);
+  });
+
+  test("members dropped first, last, side by side, or all of them; values replaced next to dropped ones", () => {
+    const drop = policy({
+      redactFields: ["a", "b", "c"],
+      redactParams: "hash",
+      paramHashKey: HASH_KEY,
+      redactSqlLiterals: true,
+    });
+    const events = [
+      { a: 1, keep: 2 },
+      { keep: 1, a: 2 },
+      { a: 1, b: 2, keep: 3, c: 4 },
+      { a: 1, b: 2, c: 3 },
+      { a: 1, paramList: ["x"], b: 2 },
+      { paramList: ["x"], a: 1, commandText: "SELECT 'x'", serverType: "PostgreSQL" },
+      { commandText: "SELECT 'x'", serverType: "PostgreSQL", c: { a: 1 } },
+      { engineNativeAuditFields: { a: 1, b: 2 } },
+      { engineNativeAuditFields: { keep: 1, a: [1] }, a: 3 },
+      { engineNativeAuditFields: [1], paramList: null },
+      { paramList: [], commandText: "", logTime: "2022-03-27 13:05:16+00" },
+      {},
+    ];
+    for (const includeHeartbeats of [false, true]) {
+      const options: LineOptions = { format: "events", includeHeartbeats, policy: drop };
+      expect(bothWays(inner(events), options)).toBe(true);
+      expect(bothWays(inner(events, { clusterId: null, instanceId: null }), options)).toBe(true);
+    }
+  });
+
+  test("filters read escaped and non-string values as parsing does", () => {
+    const filter = policy({ excludeUsers: ["é\\"], excludeCommands: ["select"] });
+    const events = [
+      { dbUserName: "É\\", command: "x" },
+      { dbUserName: "é\\\n" },
+      { dbUserName: 1, command: "SELECT" },
+      { dbUserName: null, command: ["select"] },
+      { type: "heartbeat", dbUserName: "é\\" },
+    ];
+    const text = inner(events);
+    for (const includeHeartbeats of [false, true])
+      expect(bothWays(text, { format: "events", includeHeartbeats, policy: filter })).toBe(true);
+  });
+
+  test("with a policy, the records format is left to the parser", () => {
+    const text = inner([{ type: "record", paramList: ["x"] }]);
+    expect(
+      bothWays(text, { format: "records", includeHeartbeats: false, policy: POLICIES[1] as EventPolicy }),
+    ).toBe(false);
+  });
+});
+
 describe("sliceRecordLines leaves to the parser what serializing would change or what is not JSON", () => {
   const cases: [string, string][] = [
     ["a space between members", '{"databaseActivityEventList":[{"a":1, "b":2}]}'],
@@ -265,7 +368,7 @@ describe("sliceRecordLines agrees with parsing on altered records", () => {
             : kind === 2
               ? Buffer.concat([base.subarray(0, at), piece, base.subarray(at)])
               : Buffer.concat([base.subarray(0, at), piece]);
-      if (bothWays(altered, pick(ALL_OPTIONS))) taken += 1;
+      if (bothWays(altered, pick(n % 2 === 0 ? ALL_OPTIONS : POLICY_OPTIONS))) taken += 1;
       else left += 1;
     }
     // Both ways are exercised: many changes keep valid, canonical JSON (inside a string), many do not.
@@ -316,7 +419,8 @@ describe("sliceRecordLines agrees with parsing on altered records", () => {
           : { type: "record", v: fields };
       });
       const text = inner(events);
-      if (bothWays(n % 2 === 0 ? text : otherSpelling(text), pick(ALL_OPTIONS))) taken += 1;
+      const options = pick(n % 3 === 0 ? POLICY_OPTIONS : ALL_OPTIONS);
+      if (bothWays(n % 2 === 0 ? text : otherSpelling(text), options)) taken += 1;
     }
     expect(taken).toBeGreaterThan(300);
   });
