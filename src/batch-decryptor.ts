@@ -3,23 +3,14 @@ import type { DataKeySource } from "./data-keys.ts";
 import { DecryptPool } from "./decrypt-pool.ts";
 import type { LineOptions } from "./format-lines.ts";
 import {
-  type BatchResult,
   decryptBatch,
   type KeyAnswer,
   type KeyLookup,
+  type ObjectDecryption,
   recordFailureOf,
 } from "./record-decryptor.ts";
 import { KMS_REFUSED, REFUSALS_BEFORE_CONFIG_ERROR } from "./record-ledger.ts";
 import type { ResourceId } from "./resource-id.ts";
-
-/** One object's decryption: batches go in, in any number, and come back in the order asked for. */
-export interface ObjectDecryption {
-  decrypt(records: Buffer[]): Promise<BatchResult>;
-  /** Batches worth keeping in flight at once. */
-  readonly parallelism: number;
-  /** The object is done: forget its data keys outside the shared cache. */
-  close(): void;
-}
 
 export interface BatchDecryptor {
   /** Starts one object: its data keys are asked for under `resource`, KMS calls counted in `stats`. */

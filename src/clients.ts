@@ -2,11 +2,14 @@ import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import { KMSClient } from "@aws-sdk/client-kms";
 import { LambdaClient } from "@aws-sdk/client-lambda";
 import { S3Client } from "@aws-sdk/client-s3";
+import { fromTemporaryCredentials } from "@aws-sdk/credential-providers";
 import type { Config } from "./config.ts";
 
 export interface AwsClients {
   readonly s3: S3Client;
   readonly kms: KMSClient;
+  /** With SECURITY_LAKE_BUCKET: the client the Parquet files are written with (as its provider role, when set). */
+  readonly lakeS3?: S3Client;
 }
 
 /**
@@ -21,14 +24,35 @@ export interface AwsClients {
  * key) are not retried. Connection and idle-socket timeouts make a silent peer a retryable
  * error instead of a hang; the Lambda deadline bounds the whole.
  */
-export function createClients(config: Pick<Config, "s3ForcePathStyle">): AwsClients {
+export function createClients(config: Pick<Config, "s3ForcePathStyle" | "securityLake">): AwsClients {
+  const s3Options = {
+    forcePathStyle: config.s3ForcePathStyle,
+    retryMode: "standard",
+    maxAttempts: 5,
+    requestHandler: { connectionTimeout: 3_000, requestTimeout: 30_000 },
+  };
+  const s3 = new S3Client(s3Options);
+  const lake = config.securityLake;
   return {
-    s3: new S3Client({
-      forcePathStyle: config.s3ForcePathStyle,
-      retryMode: "standard",
-      maxAttempts: 5,
-      requestHandler: { connectionTimeout: 3_000, requestTimeout: 30_000 },
-    }),
+    s3,
+    ...(lake === undefined
+      ? {}
+      : {
+          lakeS3:
+            lake.roleArn === undefined
+              ? s3
+              : new S3Client({
+                  ...s3Options,
+                  // Security Lake's provider role, assumed (and renewed before it expires) by the SDK.
+                  credentials: fromTemporaryCredentials({
+                    params: {
+                      RoleArn: lake.roleArn,
+                      RoleSessionName: "das-decrypt",
+                      ...(lake.externalId === undefined ? {} : { ExternalId: lake.externalId }),
+                    },
+                  }),
+                }),
+        }),
     kms: new KMSClient({
       retryMode: "standard",
       maxAttempts: 6,

@@ -1,13 +1,28 @@
 import { availableParallelism } from "node:os";
 import { ConfigError } from "./errors.ts";
 import type { EventPolicy } from "./event-policy.ts";
-import type { SecurityLakeTarget } from "./ocsf/security-lake.ts";
 import { parseResourceId, type ResourceId } from "./resource-id.ts";
 
 export type OutputFormat = "events" | "records";
 export type OutputCompression = "gzip" | "none";
 
 /** Everything the function needs to know, parsed and validated once at cold start. */
+/** Where one deployment's OCSF rows go: an Amazon Security Lake custom source. */
+export interface SecurityLakeTarget {
+  readonly bucket: string;
+  /** The custom source's name, as registered in Security Lake. */
+  readonly source: string;
+  readonly region: string;
+  readonly accountId: string;
+  /**
+   * The role Security Lake made for this custom source's provider (`AmazonSecurityLake-Provider-…`),
+   * assumed to write; unset, the function's own role writes.
+   */
+  readonly roleArn?: string;
+  /** The external id the custom source was registered with (the role's trust condition). */
+  readonly externalId?: string;
+}
+
 export interface Config {
   /** Resource id used when no prefix of the map matches the source key. */
   readonly resourceId: ResourceId | undefined;
@@ -166,7 +181,28 @@ function securityLakeTarget(env: Env): SecurityLakeTarget | undefined {
       "must name the region the Security Lake keys name, with SECURITY_LAKE_BUCKET",
     );
   }
-  return Object.freeze({ bucket, source, accountId, region });
+  const roleArn = optional(env, "SECURITY_LAKE_ROLE_ARN", (raw) => raw);
+  if (roleArn !== undefined && !/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/.test(roleArn)) {
+    throw new ConfigError(
+      "SECURITY_LAKE_ROLE_ARN",
+      `must be an IAM role ARN (arn:aws:iam::<account>:role/…), got "${roleArn}"`,
+    );
+  }
+  const externalId = optional(env, "SECURITY_LAKE_EXTERNAL_ID", (raw) => raw);
+  if (externalId !== undefined && roleArn === undefined) {
+    throw new ConfigError(
+      "SECURITY_LAKE_EXTERNAL_ID",
+      "is the external id of SECURITY_LAKE_ROLE_ARN, which is not set",
+    );
+  }
+  return Object.freeze({
+    bucket,
+    source,
+    accountId,
+    region,
+    ...(roleArn === undefined ? {} : { roleArn }),
+    ...(externalId === undefined ? {} : { externalId }),
+  });
 }
 
 /** A comma-separated list: entries trimmed, empty ones ignored, each passed through `parse`. */

@@ -1,8 +1,13 @@
 import { isMainThread, type MessagePort, parentPort, Worker, workerData } from "node:worker_threads";
-import type { ObjectDecryption } from "./batch-decryptor.ts";
 import { DasDecryptError } from "./errors.ts";
 import type { LineOptions } from "./format-lines.ts";
-import { type BatchResult, decryptBatch, type KeyAnswer, type KeyLookup } from "./record-decryptor.ts";
+import {
+  type BatchResult,
+  decryptBatch,
+  type KeyAnswer,
+  type KeyLookup,
+  type ObjectDecryption,
+} from "./record-decryptor.ts";
 
 const MARK = "dasDecryptWorker";
 

@@ -1,7 +1,9 @@
 import { createHmac, createSecretKey, type KeyObject } from "node:crypto";
-import type { ActivityEvent } from "./format-lines.ts";
 import { engineOf } from "./normalize-event.ts";
 import { redactSqlLiterals, UNREADABLE_SQL } from "./redact-sql.ts";
+
+/** An activity event as RDS wrote it; every field passes through untouched. */
+export type ActivityEvent = Record<string, unknown>;
 
 /**
  * Which events are written and what of them: noise filters and redaction, applied to every event

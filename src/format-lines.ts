@@ -1,5 +1,6 @@
 import type { OutputFormat } from "./config.ts";
 import {
+  type ActivityEvent,
   type EventPolicy,
   exclusionOf,
   type FilterReason,
@@ -8,9 +9,6 @@ import {
   redactEvent,
 } from "./event-policy.ts";
 import { normalizedMembers } from "./normalize-event.ts";
-
-/** An activity event as RDS wrote it; every field passes through untouched. */
-export type ActivityEvent = Record<string, unknown>;
 
 /** The decrypted inner record (`DatabaseActivityMonitoringRecord`). */
 export interface DasRecord {

@@ -106,7 +106,7 @@ export function createHandler(
 
 /** The production collaborators: real S3 and KMS clients, one data key cache per container. */
 export function buildDeps(config: Config, clients: AwsClients = createClients(config)): ProcessDeps {
-  const { s3, kms } = clients;
+  const { s3, kms, lakeS3 } = clients;
   const keys = buildDataKeySource({
     kms,
     cacheSize: config.dataKeyCacheSize,
@@ -124,7 +124,7 @@ export function buildDeps(config: Config, clients: AwsClients = createClients(co
     ...(config.securityLake === undefined
       ? {}
       : {
-          lakeStore: createS3Store(s3, {
+          lakeStore: createS3Store(lakeS3 ?? s3, {
             partBytes: config.uploadPartBytes,
             queueSize: config.uploadQueueSize,
             sseKmsKeyId: undefined,

@@ -21,6 +21,15 @@ export type KeyAnswer = Uint8Array | RecordFailure;
  */
 export type KeyLookup = (keys: readonly string[]) => Promise<readonly KeyAnswer[]>;
 
+/** One object's decryption: batches go in, in any number, and come back in the order asked for. */
+export interface ObjectDecryption {
+  decrypt(records: Buffer[]): Promise<BatchResult>;
+  /** Batches worth keeping in flight at once. */
+  readonly parallelism: number;
+  /** The object is done: forget its data keys outside the shared cache. */
+  close(): void;
+}
+
 /** What one batch of records gave, in input order. */
 export interface BatchResult {
   /** The NDJSON lines of every decrypted record, in order (UTF-8, in a buffer of its own). */

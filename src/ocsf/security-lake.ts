@@ -1,17 +1,8 @@
 import { PassThrough } from "node:stream";
-import type { OutputFormat } from "../config.ts";
+import type { OutputFormat, SecurityLakeTarget } from "../config.ts";
 import type { ObjectStore } from "../s3-store.ts";
 import { createDatastoreActivityMapper, type DatastoreActivity } from "./datastore-activity.ts";
 import { ParquetRowWriter } from "./parquet-writer.ts";
-
-/** Where one deployment's OCSF rows go: an Amazon Security Lake custom source. */
-export interface SecurityLakeTarget {
-  readonly bucket: string;
-  /** The custom source's name, as registered in Security Lake. */
-  readonly source: string;
-  readonly region: string;
-  readonly accountId: string;
-}
 
 /**
  * The key of one source object's Parquet file for one event day, in Security Lake's layout for
