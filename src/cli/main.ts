@@ -4,6 +4,7 @@ import { runCat } from "./cat-command.ts";
 import { addConfigFlags } from "./config-flags.ts";
 import { type CliIo, EXIT, reportError, watchOutput } from "./io.ts";
 import { runReprocess } from "./reprocess-command.ts";
+import { addSetupOptions, runSetup } from "./setup-command.ts";
 import { packageVersion } from "./version.ts";
 
 export type { CliIo } from "./io.ts";
@@ -86,6 +87,12 @@ export function buildProgram(
   catCommand.action(async (source: string, flags: Record<string, unknown>) => {
     state.command = catCommand;
     state.exitCode = await runCat(io, output, source, flags);
+  });
+
+  const setupCommand = addSetupOptions(program.command("setup"));
+  setupCommand.action(async (flags: Record<string, unknown>) => {
+    state.command = setupCommand;
+    state.exitCode = await runSetup(io, flags);
   });
 
   // A wrong flag or value prints the error and the command's usage line, not the whole help.
