@@ -17,7 +17,7 @@ import type { ObjectSummary } from "../process-object.ts";
 import type { Engine } from "./das-events.ts";
 import { buildFirehoseObject, type FixtureOptions } from "./fixtures.ts";
 import { sampleLine } from "./sample-line.ts";
-import { exampleCommands, exportLines, waitForStopSignal } from "./serve.ts";
+import { serveUntilStopped, type WrittenObject } from "./serve.ts";
 import { type LocalStack, s3Notification, startLocalStack } from "./stack.ts";
 import { summarizeEvents } from "./summarize-events.ts";
 
@@ -44,13 +44,6 @@ const OBJECTS: Omit<FixtureOptions, "engine" | "resourceId">[] = [
   { records: 60, eventsPerRecord: 5, suite: "signed", delimiter: "newline", gzip: true, heartbeatEvery: 15 },
 ];
 
-/** A raw object the demo wrote, and the stream it belongs to. */
-interface Written {
-  readonly engine: Engine;
-  readonly resourceId: string;
-  readonly key: string;
-}
-
 const USAGE = "usage: npm start [-- --serve]";
 
 async function main(): Promise<void> {
@@ -65,11 +58,12 @@ async function main(): Promise<void> {
   const stack = await startLocalStack({ kms: { seed: "npm-start" } });
   try {
     const { map, written } = await runDemo(stack);
-    if (serve) await serveUntilStopped(stack, map, written);
+    if (serve)
+      await serveUntilStopped(stack, { bucket: BUCKET, resourceIdMap: map, written, copies: OUT_DIR });
     else
       console.log(
-        "\nmore: every line is in the .gz copies under .local/sample/decrypted/; `npm start -- --serve`" +
-          " keeps the local S3 and KMS running and prints how to try das-decrypt cat and reprocess on them",
+        "\nmore: the decrypted objects are in .local/sample/decrypted/ (gzip); `npm start -- --serve` keeps" +
+          " the local S3 and KMS running and prints the exports to try das-decrypt cat and reprocess on them",
       );
   } finally {
     await stack.stop();
@@ -77,7 +71,9 @@ async function main(): Promise<void> {
 }
 
 /** Writes the objects, has the handler decrypt each, and prints what came out. */
-async function runDemo(stack: LocalStack): Promise<{ map: Record<string, string>; written: Written[] }> {
+async function runDemo(
+  stack: LocalStack,
+): Promise<{ map: Record<string, string>; written: WrittenObject[] }> {
   stack.createBucket(BUCKET);
   const map = Object.fromEntries(STREAMS.map(({ engine, resourceId }) => [`raw/${engine}/`, resourceId]));
   // The per-object log lines are summarized below instead; warnings and errors still print.
@@ -90,7 +86,7 @@ async function runDemo(stack: LocalStack): Promise<{ map: Record<string, string>
 
   const lines: Record<string, unknown>[] = [];
   const summaries: ObjectSummary[] = [];
-  const written: Written[] = [];
+  const written: WrittenObject[] = [];
   for (const { engine, resourceId } of STREAMS) {
     for (const options of OBJECTS) {
       const n = written.length + 1;
@@ -137,52 +133,6 @@ async function runDemo(stack: LocalStack): Promise<{ map: Record<string, string>
   console.log(`copies of the raw and decrypted objects: ${join(process.cwd(), OUT_DIR)}/`);
   await showPolicy(stack, map, lines);
   return { map, written };
-}
-
-/**
- * Prints the `export` lines and the examples that work against the running stack, and waits for
- * Ctrl-C or SIGTERM; the caller stops the stack.
- */
-async function serveUntilStopped(
-  stack: LocalStack,
-  map: Record<string, string>,
-  written: readonly Written[],
-): Promise<void> {
-  const postgres = written.filter(({ engine }) => engine === "aurora-postgresql");
-  const [first] = postgres;
-  const file = written.find(({ engine }) => engine === "oracle") ?? first;
-  if (first === undefined || file === undefined)
-    throw new Error("the demo wrote no Aurora PostgreSQL object");
-  const examples = exampleCommands({
-    bucket: BUCKET,
-    key: first.key,
-    hours: { prefix: `raw/${first.engine}/`, ...hourRange(postgres.map(({ key }) => key)) },
-    file: { path: join(OUT_DIR, file.key), resourceId: file.resourceId },
-  });
-  console.log(
-    `\nthe local S3 and KMS keep running. In another shell, in this folder:\n\n${exportLines(stack.env, map).join("\n")}` +
-      `\n\nthen try (bucket ${BUCKET}, raw objects under raw/<engine>/YYYY/MM/dd/HH/; docs/operations.md explains each):` +
-      `\n\n${examples.join("\n")}\n\nserving; Ctrl-C stops the local S3 and KMS`,
-  );
-  const signal = await waitForStopSignal();
-  console.log(`${signal}: stopping the local S3 and KMS`);
-  // Stopping takes milliseconds; should a server hang, end anyway, since later signals are ignored.
-  setTimeout(() => {
-    console.error("the local S3 and KMS did not stop within 5 s");
-    process.exit(1);
-  }, 5_000).unref();
-}
-
-/** The hours of Firehose keys as an hour range for --from / --to: the first, and the hour after the last. */
-function hourRange(keys: readonly string[]): { from: string; to: string } {
-  const hours = keys
-    .flatMap((key) => {
-      const match = /\/(\d{4})\/(\d{2})\/(\d{2})\/(\d{2})\//.exec(key);
-      return match === null ? [] : [Date.parse(`${match[1]}-${match[2]}-${match[3]}T${match[4]}:00:00Z`)];
-    })
-    .sort((a, b) => a - b);
-  const label = (ms: number) => new Date(ms).toISOString().slice(0, 13);
-  return { from: label(hours[0] ?? 0), to: label((hours.at(-1) ?? 0) + 3_600_000) };
 }
 
 /** `1 KMS call`, `3 KMS calls`. */

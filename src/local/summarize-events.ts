@@ -33,8 +33,8 @@ export function summarizeEvents(lines: Line[]): string {
   const failed = lines.filter(isFailedLogin);
   return [
     table(
-      "events by engine (serverType)",
-      countBy(lines, (l) => String(l.serverType ?? "?")),
+      "events by engine",
+      countBy(lines, (l) => String(l.engine ?? l.serverType ?? "?")),
       10,
     ),
     table(
@@ -52,7 +52,7 @@ export function summarizeEvents(lines: Line[]): string {
       countBy(
         failed,
         (l) =>
-          `${String(l.dbUserName ?? "?")} @ ${String(l.remoteHost ?? "?")} (${String(l.serverType ?? "?")})`,
+          `${String(l.dbUserName ?? "?")} @ ${String(l.remoteHost ?? "?")} (${String(l.engine ?? l.serverType ?? "?")})`,
       ),
       12,
     ),
