@@ -93,7 +93,8 @@ function addStageFile(serverless, log) {
     );
   }
   if (problems.length > 0) throw new serverless.classes.Error(problems.join("\n"), "DAS_DECRYPT_STAGE_FILE");
-  for (const [name, value] of Object.entries(params)) serverless.extendConfiguration(["params", stage, name], value);
+  for (const [name, value] of Object.entries(params))
+    serverless.extendConfiguration(["params", stage, name], value);
   log?.notice(`Parameters of stage ${stage} from ${file}: ${Object.keys(params).join(", ")}`);
 }
 

@@ -1,6 +1,7 @@
 // Turns the stack's parameters into the parts of the CloudFormation that depend on them: the
 // function's environment, its least-privilege IAM statements, the S3 event or bucket, the failure
-// queue, the alarms, the output encryption key and, optionally, the Firehose delivery stream.
+// queue, the alarms, the output encryption key and, optionally, the Firehose delivery stream and
+// the writes to an Amazon Security Lake custom source.
 // serverless.yml reads it with ${file(./deploy/stack-config.cjs):<part>}. It validates every
 // parameter the way the function validates its environment; deploy/preflight-plugin.cjs runs the
 // same checks (checkParams) before osls resolves this file, so a user sees every bad one at once.
@@ -32,6 +33,17 @@ const SILENCE_MINUTES_MAX = 1440;
  */
 const FIREHOSE_BUFFER_SECONDS = 300;
 const FIREHOSE_SILENCE_MINUTES_MIN = (2 * FIREHOSE_BUFFER_SECONDS) / 60;
+/** The custom source the function writes to when securityLakeSource is empty (src/config.ts). */
+const SECURITY_LAKE_SOURCE = "das-decrypt";
+/** The function's rules for SECURITY_LAKE_SOURCE and SECURITY_LAKE_ROLE_ARN (src/config.ts). */
+const SECURITY_LAKE_SOURCE_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+const IAM_ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/;
+/** STS's rule for AssumeRole's ExternalId. */
+const EXTERNAL_ID = /^[\w+=,.@:/-]{2,1224}$/;
+/** S3's rules for a general purpose bucket's name: characters and length, then what is reserved. */
+const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+const RESERVED_BUCKET_PREFIXES = ["xn--", "sthree-", "amzn-s3-demo-"];
+const RESERVED_BUCKET_SUFFIXES = ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"];
 
 /** A comma-separated parameter's entries, trimmed, empty ones dropped. */
 function listParam(value) {
@@ -71,6 +83,10 @@ const PARAM_NAMES = [
   "objectEvents",
   "streamSilenceMinutes",
   "alarmTopicArn",
+  "securityLakeBucket",
+  "securityLakeSource",
+  "securityLakeRoleArn",
+  "securityLakeExternalId",
 ];
 
 /** The message of every bad parameter found: one line each, then how to set them. */
@@ -117,9 +133,9 @@ const REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
 
 /**
  * Reads the text of a stage file, {"region": "<the database's region>", "database": "<its ARN>",
- * "params": {"<parameter>": <value>, …}} (each part optional). Returns its region ("" when absent),
- * its parameters (strings, numbers or booleans, as written) and one "<file>: …" line per problem;
- * `known` lists the parameter names there are.
+ * "params": {"<parameter>": <value>, …}} (each part optional). Returns its region and database (""
+ * when absent), its parameters (strings, numbers or booleans, as written) and one "<file> …" line
+ * per problem; `known` lists the parameter names there are.
  */
 function parseStageFile(text, file, known) {
   const problems = [];
@@ -135,17 +151,24 @@ function parseStageFile(text, file, known) {
     if (problems.length === 0) {
       problems.push(`${file} must hold a JSON object like {"region": "…", "params": {"dasResourceId": "…"}}`);
     }
-    return { region: "", params: {}, problems };
+    return { region: "", database: "", params: {}, problems };
   }
   for (const key of Object.keys(content)) {
     if (!STAGE_FILE_KEYS.includes(key)) {
-      problems.push(`${file} has "${key}": only ${STAGE_FILE_KEYS.map((k) => `"${k}"`).join(", ")} belong there`);
+      problems.push(
+        `${file} has "${key}": only ${STAGE_FILE_KEYS.map((k) => `"${k}"`).join(", ")} belong there`,
+      );
     }
   }
   let region = content.region ?? "";
   if (typeof region !== "string" || (region !== "" && !REGION.test(region))) {
     problems.push(`${file} has region ${JSON.stringify(region)}: an AWS region like "eu-west-1" is expected`);
     region = "";
+  }
+  let database = content.database ?? "";
+  if (typeof database !== "string") {
+    problems.push(`${file} has database ${JSON.stringify(database)}: the database's ARN is expected`);
+    database = "";
   }
   let params = content.params ?? {};
   if (!isObject(params)) {
@@ -156,10 +179,12 @@ function parseStageFile(text, file, known) {
     if (!known.includes(name)) {
       problems.push(`${file} sets "${name}", which is not a parameter of the stack`);
     } else if (!["string", "number", "boolean"].includes(typeof value)) {
-      problems.push(`${file} sets ${name} to ${JSON.stringify(value)}: a string, number or boolean is expected`);
+      problems.push(
+        `${file} sets ${name} to ${JSON.stringify(value)}: a string, number or boolean is expected`,
+      );
     }
   }
-  return { region, params, problems };
+  return { region, database, params, problems };
 }
 
 /** Resource ids by encryption context key, from the single id and the prefix map, and what is wrong with them. */
@@ -353,6 +378,66 @@ function checkAlarms(params) {
   return problems;
 }
 
+/** Whether S3 would accept `name` for a general purpose bucket. */
+function isBucketName(name) {
+  return (
+    BUCKET_NAME.test(name) &&
+    !name.includes("..") &&
+    !/^\d+\.\d+\.\d+\.\d+$/.test(name) &&
+    !RESERVED_BUCKET_PREFIXES.some((prefix) => name.startsWith(prefix)) &&
+    !RESERVED_BUCKET_SUFFIXES.some((suffix) => name.endsWith(suffix))
+  );
+}
+
+/**
+ * The Security Lake output: a bucket name, the custom source's name, the provider role and its
+ * external id as the function and STS accept them. Each parameter gets one line at most: what is
+ * wrong with its value, else what it needs (the others mean nothing without the bucket, the
+ * external id nothing without the role).
+ */
+function checkSecurityLake(params) {
+  const problems = [];
+  const bucket = params.securityLakeBucket;
+  const {
+    securityLakeSource: source,
+    securityLakeRoleArn: role,
+    securityLakeExternalId: externalId,
+  } = params;
+  if (bucket !== "" && !isBucketName(bucket)) {
+    problems.push(
+      `Parameter securityLakeBucket must be the name of the Security Lake bucket (an S3 bucket name: 3 to 63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit, not an IP address), or empty for no Security Lake output, got "${bucket}"`,
+    );
+  }
+  const needsBucket = (name) =>
+    `Parameter ${name} needs securityLakeBucket: without it nothing is written to Security Lake`;
+  if (source !== "" && !SECURITY_LAKE_SOURCE_NAME.test(source)) {
+    problems.push(
+      `Parameter securityLakeSource must be the custom source's name as registered in Security Lake (1 to 64 letters, digits, - and _), or empty for ${SECURITY_LAKE_SOURCE}, got "${source}"`,
+    );
+  } else if (source !== "" && bucket === "") {
+    problems.push(needsBucket("securityLakeSource"));
+  }
+  if (role !== "" && !IAM_ROLE_ARN.test(role)) {
+    problems.push(
+      `Parameter securityLakeRoleArn must be the ARN of the provider role Security Lake made for the source (arn:aws:iam::<account>:role/AmazonSecurityLake-Provider-<source>-<region>), or empty to write with the function's role, got "${role}"`,
+    );
+  } else if (role !== "" && bucket === "") {
+    problems.push(needsBucket("securityLakeRoleArn"));
+  }
+  if (externalId !== "" && !EXTERNAL_ID.test(externalId)) {
+    problems.push(
+      `Parameter securityLakeExternalId must be the source's external id, 2 to 1224 letters, digits and any of _+=,.@:/- (as STS accepts it), got "${externalId}"`,
+    );
+  } else if (externalId !== "" && bucket === "") {
+    problems.push(needsBucket("securityLakeExternalId"));
+  } else if (externalId !== "" && role === "") {
+    problems.push(
+      "Parameter securityLakeExternalId needs securityLakeRoleArn: it is sent only when the function assumes the provider role",
+    );
+  }
+  return problems;
+}
+
 /**
  * Every problem with the parameters, one "Parameter <name> …" line each (none: all valid). Pure: it
  * needs no AWS access, so a deploy can report them all before credentials are looked at.
@@ -410,6 +495,7 @@ function checkParams(params) {
   problems.push(...checkRetention(params));
   oneOf("objectEvents", ["true", "false"]);
   problems.push(...checkAlarms(params));
+  problems.push(...checkSecurityLake(params));
   return problems;
 }
 
@@ -450,6 +536,7 @@ module.exports = async ({ resolveVariable }) => {
 
   const hashing = params.redactParams === "hash";
   const publishing = params.objectEvents === "true";
+  const lake = securityLakeOf(params);
   const environment = {
     NODE_OPTIONS,
     ...(params.dasResourceId !== "" ? { DAS_RESOURCE_ID: params.dasResourceId } : {}),
@@ -469,6 +556,7 @@ module.exports = async ({ resolveVariable }) => {
     ...(params.redactSqlLiterals === "true" ? { REDACT_SQL_LITERALS: "true" } : {}),
     OUTPUT_KMS_KEY_ID: outputKeyArn,
     ...(publishing ? { PUBLISH_OBJECT_EVENTS: "true" } : {}),
+    ...(lake === undefined ? {} : securityLakeEnvironment(lake)),
     POWERTOOLS_SERVICE_NAME: serviceName,
     POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
     POWERTOOLS_LOG_LEVEL: "INFO",
@@ -527,6 +615,7 @@ module.exports = async ({ resolveVariable }) => {
         ]
       : []),
     ...(publishing ? [publishObjectEventsStatement()] : []),
+    ...(lake === undefined ? [] : [securityLakeStatement(lake)]),
   ];
 
   const events = existing
@@ -570,6 +659,55 @@ module.exports = async ({ resolveVariable }) => {
     resources: { Resources, Outputs },
   };
 };
+
+/** The Security Lake output the parameters ask for (source defaulted), or undefined without a bucket. */
+function securityLakeOf(params) {
+  if (params.securityLakeBucket === "") return undefined;
+  return {
+    bucket: params.securityLakeBucket,
+    source: params.securityLakeSource || SECURITY_LAKE_SOURCE,
+    roleArn: params.securityLakeRoleArn,
+    externalId: params.securityLakeExternalId,
+  };
+}
+
+/** SECURITY_LAKE_*: the keys name the stack's own account (and Lambda's AWS_REGION). */
+function securityLakeEnvironment(lake) {
+  return {
+    SECURITY_LAKE_BUCKET: lake.bucket,
+    SECURITY_LAKE_SOURCE: lake.source,
+    SECURITY_LAKE_ACCOUNT_ID: { Ref: "AWS::AccountId" },
+    ...(lake.roleArn === "" ? {} : { SECURITY_LAKE_ROLE_ARN: lake.roleArn }),
+    ...(lake.externalId === "" ? {} : { SECURITY_LAKE_EXTERNAL_ID: lake.externalId }),
+  };
+}
+
+/**
+ * How the function may write its Parquet files. Through the provider role: AssumeRole of that role
+ * only (with its external id, when there is one), and nothing on the lake bucket itself, which the
+ * role's own policy governs. Without one: new objects under the source's prefix only, written
+ * without SSE headers (the lake bucket's default encryption applies), and the abort of an upload
+ * that failed; no read, no delete, no tagging.
+ */
+function securityLakeStatement(lake) {
+  if (lake.roleArn !== "") {
+    return {
+      Sid: "AssumeSecurityLakeProviderRole",
+      Effect: "Allow",
+      Action: ["sts:AssumeRole"],
+      Resource: [lake.roleArn],
+      ...(lake.externalId === ""
+        ? {}
+        : { Condition: { StringEquals: { "sts:ExternalId": lake.externalId } } }),
+    };
+  }
+  return {
+    Sid: "WriteSecurityLakeFiles",
+    Effect: "Allow",
+    Action: ["s3:PutObject", "s3:AbortMultipartUpload"],
+    Resource: [sub(`arn:\${AWS::Partition}:s3:::${lake.bucket}/ext/${lake.source}/*`)],
+  };
+}
 
 /**
  * PutEvents of "DAS Object Decrypted" events from das-decrypt on the account's default bus, and no

@@ -10,9 +10,14 @@ export declare function checkParams(params: Readonly<Record<string, string>>): s
 /** The stage file of `stage`, relative to serverless.yml's folder: params/<stage>.json. */
 export declare function stageFile(stage: string): string;
 
-/** A stage file's region ("" when absent), its parameters as written, and one line per problem. */
+/** A stage file's region and database ("" when absent), its parameters as written, one line per problem. */
 export declare function parseStageFile(
   text: string,
   file: string,
   known: readonly string[],
-): { region: string; params: Record<string, string | number | boolean>; problems: string[] };
+): {
+  region: string;
+  database: string;
+  params: Record<string, string | number | boolean>;
+  problems: string[];
+};

@@ -11,6 +11,13 @@ const KMS_KEY = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-
 // Another stage than ci starts from params.default: no Firehose, no resource id.
 const OTHER_STAGE = { stage: "cfncheck", bucketName: "das-decrypt-cfncheck-example", dasKmsKeyArn: KMS_KEY };
 const TOPIC = "arn:aws:sns:us-east-1:111122223333:das-decrypt-alarms";
+const LAKE = {
+  securityLakeBucket: "aws-security-data-lake-us-east-1-4f2a9c7e1b3d",
+  securityLakeSource: "das-decrypt-aurora",
+  securityLakeRoleArn:
+    "arn:aws:iam::444455556666:role/AmazonSecurityLake-Provider-das-decrypt-aurora-us-east-1",
+  securityLakeExternalId: "das-decrypt@111122223333:audit",
+};
 
 let spec: SpecDatabase;
 let dir: string;
@@ -46,6 +53,7 @@ beforeAll(() => {
       outputBucket: "das-decrypt-cfncheck-output",
       outputKmsKeyArn: KMS_KEY.replace("1234abcd", "5678efab"),
       objectEvents: "false",
+      ...LAKE,
     }),
   );
   templates.set(
@@ -127,9 +135,33 @@ describe("the packaged template matches CloudFormation's resource schemas (types
     expect(validateTemplate(template("map"), spec)).toEqual([]);
   });
 
-  test("no Firehose stream, an output key and output bucket of the user's: no key of the stack is referenced; objectEvents=false: no event, no EventBridge permission", () => {
+  test("no Firehose stream, an output key and output bucket of the user's: no key of the stack is referenced; objectEvents=false: no event, no EventBridge permission; Security Lake through its provider role: AssumeRole of that role with the external id, and no permission on the lake bucket", () => {
     expect(variables("own-key")).not.toHaveProperty("PUBLISH_OBJECT_EVENTS");
-    expect(JSON.stringify(properties("own-key", "IamRoleLambdaExecution"))).not.toContain("events:");
+    const role = JSON.stringify(properties("own-key", "IamRoleLambdaExecution"));
+    expect(role).not.toContain("events:");
+    expect(variables("own-key")).toMatchObject({
+      SECURITY_LAKE_BUCKET: LAKE.securityLakeBucket,
+      SECURITY_LAKE_SOURCE: LAKE.securityLakeSource,
+      SECURITY_LAKE_ACCOUNT_ID: { Ref: "AWS::AccountId" },
+      SECURITY_LAKE_ROLE_ARN: LAKE.securityLakeRoleArn,
+      SECURITY_LAKE_EXTERNAL_ID: LAKE.securityLakeExternalId,
+    });
+    const statements = (
+      properties("own-key", "IamRoleLambdaExecution") as {
+        Policies: { PolicyDocument: { Statement: { Sid?: string }[] } }[];
+      }
+    ).Policies.flatMap((policy) => policy.PolicyDocument.Statement);
+    expect(statements.filter((statement) => JSON.stringify(statement).includes("SecurityLake"))).toEqual([
+      {
+        Sid: "AssumeSecurityLakeProviderRole",
+        Effect: "Allow",
+        Action: ["sts:AssumeRole"],
+        // osls writes a one-ARN list as the ARN.
+        Resource: LAKE.securityLakeRoleArn,
+        Condition: { StringEquals: { "sts:ExternalId": LAKE.securityLakeExternalId } },
+      },
+    ]);
+    expect(role).not.toContain(LAKE.securityLakeBucket);
     expect(types("own-key")).not.toContain("AWS::KMS::Key");
     expect(types("own-key")).not.toContain("AWS::KinesisFirehose::DeliveryStream");
     expect(variables("own-key").OUTPUT_BUCKET).toBe("das-decrypt-cfncheck-output");

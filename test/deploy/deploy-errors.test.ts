@@ -118,6 +118,8 @@ test("every bad parameter is named once, one line each, in one run that needs no
     "--param=rawObjectLockDays=2555",
     "--param=streamSilenceMinutes=0",
     "--param=alarmTopicArn=ops-alerts",
+    "--param=securityLakeBucket=s3://aws-security-data-lake-us-east-1-4f2a9c7e1b3d/ext/das-decrypt/",
+    "--param=securityLakeExternalId=das-decrypt@111122223333:audit",
   ]);
   expect(run.code).toBe(1);
   const problems = [
@@ -130,6 +132,8 @@ test("every bad parameter is named once, one line each, in one run that needs no
     'Parameter rawObjectLockDays needs rawObjectLockMode ("GOVERNANCE" or "COMPLIANCE")',
     'Parameter streamSilenceMinutes must be a whole number of minutes from 1 to 1440 (a CloudWatch alarm looks back a day at most), got "0"',
     'Parameter alarmTopicArn must be the ARN of an SNS topic (arn:aws:sns:<region>:<account>:<name>), or empty for none, got "ops-alerts"',
+    'Parameter securityLakeBucket must be the name of the Security Lake bucket (an S3 bucket name: 3 to 63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit, not an IP address), or empty for no Security Lake output, got "s3://aws-security-data-lake-us-east-1-4f2a9c7e1b3d/ext/das-decrypt/"',
+    "Parameter securityLakeExternalId needs securityLakeRoleArn: it is sent only when the function assumes the provider role",
   ];
   expect(run.output.split("\n").filter((line) => line.startsWith("Parameter "))).toEqual(problems);
   for (const problem of problems) expect(count(run.output, problem)).toBe(1);

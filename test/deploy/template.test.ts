@@ -54,6 +54,13 @@ describe("the function", () => {
     });
   });
 
+  test("writes nothing to Security Lake unless securityLakeBucket is set: no SECURITY_LAKE_* variable, no STS permission", () => {
+    const variables = Object.keys(props("DecryptLambdaFunction").Environment.Variables);
+    expect(variables.filter((name) => name.startsWith("SECURITY_LAKE_"))).toEqual([]);
+    // The role's trust policy lets Lambda assume it: only its permissions are looked at.
+    expect(JSON.stringify(props("IamRoleLambdaExecution").Policies)).not.toMatch(/sts:|SecurityLake|\/ext\//);
+  });
+
   test("async failures: 2 retries, a maximum event age, then the failed-events queue (14 days) with an alarm", () => {
     expect(props("DecryptLambdaEvConf")).toMatchObject({
       MaximumRetryAttempts: 2,
