@@ -56,14 +56,14 @@ import {
 import { DecryptCommand, KMSClient } from "@aws-sdk/client-kms";
 import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
-import { createHandler } from "../src/handler.ts";
+import { createHandler } from "../src/lambda/handler.ts";
+import { NO_METRICS } from "../src/lambda/metrics.ts";
+import { SILENT_LOG } from "../src/lambda/run-object.ts";
+import { s3Notification } from "../src/lambda/s3-notification.ts";
 import type { Engine } from "../src/local/das-events.ts";
 import { encryptedRecords, type SuiteName } from "../src/local/fixtures.ts";
-import { NO_METRICS } from "../src/metrics.ts";
 import type { ObjectSummary } from "../src/process-object.ts";
-import { SILENT_LOG } from "../src/run-object.ts";
-import { s3Notification } from "../src/s3-notification.ts";
-import { splitRecords } from "../src/split-records.ts";
+import { splitRecords } from "../src/source/split-records.ts";
 import { splitWithStreamJson } from "./stream-json-split.ts";
 
 const args = new Map<string, string>();

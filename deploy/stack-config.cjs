@@ -12,7 +12,7 @@ const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/;
 const KINESIS_ARN = /^arn:aws[a-z-]*:kinesis:[a-z0-9-]+:\d{12}:stream\/[A-Za-z0-9_.-]+$/;
 const SNS_TOPIC_ARN = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/;
 const POSITIVE_INTEGER = /^[1-9][0-9]*$/;
-/** The function's own rule for REDACT_FIELDS entries (src/config.ts). */
+/** The function's own rule for REDACT_FIELDS entries (src/config/config.ts). */
 const FIELD_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** Days plaintext output and quarantine objects live in a bucket of the stack when not set. */
 const OUTPUT_RETENTION_DAYS = 365;
@@ -22,7 +22,7 @@ const BUCKET_NAME_MAX = 63;
 const OUTPUT_BUCKET_SUFFIX = "-output";
 /** The namespace of the function's metrics (POWERTOOLS_METRICS_NAMESPACE), which the silence alarm watches. */
 const METRICS_NAMESPACE = "DasDecrypt";
-/** The one event the function may put, on the default bus (src/object-events.ts). */
+/** The one event the function may put, on the default bus (src/lambda/object-events.ts). */
 const OBJECT_EVENT_SOURCE = "das-decrypt";
 const OBJECT_EVENT_DETAIL_TYPE = "DAS Object Decrypted";
 /** CloudWatch evaluates an alarm over a day at most (Period × EvaluationPeriods). */
@@ -33,9 +33,9 @@ const SILENCE_MINUTES_MAX = 1440;
  */
 const FIREHOSE_BUFFER_SECONDS = 300;
 const FIREHOSE_SILENCE_MINUTES_MIN = (2 * FIREHOSE_BUFFER_SECONDS) / 60;
-/** The custom source the function writes to when securityLakeSource is empty (src/config.ts). */
+/** The custom source the function writes to when securityLakeSource is empty (src/config/config.ts). */
 const SECURITY_LAKE_SOURCE = "das-decrypt";
-/** The function's rules for SECURITY_LAKE_SOURCE and SECURITY_LAKE_ROLE_ARN (src/config.ts). */
+/** The function's rules for SECURITY_LAKE_SOURCE and SECURITY_LAKE_ROLE_ARN (src/config/config.ts). */
 const SECURITY_LAKE_SOURCE_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 const IAM_ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/;
 /** STS's rule for AssumeRole's ExternalId. */
@@ -232,7 +232,7 @@ function checkPrefixes(params) {
   if (problems.length > 0) return problems;
   const { rawPrefix, outputPrefix, quarantinePrefix } = params;
   if (quarantinePrefix.startsWith(outputPrefix) || outputPrefix.startsWith(quarantinePrefix)) {
-    // The function refuses it at cold start (src/config.ts); each prefix also has its own expiry.
+    // The function refuses it at cold start (src/config/config.ts); each prefix also has its own expiry.
     problems.push(
       `Parameter quarantinePrefix must neither contain nor lie under outputPrefix "${outputPrefix}"`,
     );

@@ -1,5 +1,5 @@
 import { setFlagsFromString } from "node:v8";
-import { runsAsDecryptWorker } from "../src/decrypt-pool.ts";
+import { runsAsDecryptWorker } from "../src/decrypt/decrypt-pool.ts";
 
 // V8's allocation-site pretenuring, once its young generation is at the size NODE_OPTIONS holds it
 // to, sees the first seconds' survivors (code not yet optimized, batches still in flight) and
@@ -17,4 +17,4 @@ setFlagsFromString("--no-allocation-site-pretenuring");
  */
 export const handler = runsAsDecryptWorker
   ? undefined
-  : (await import("../src/handler.ts")).createHandler(process.env);
+  : (await import("../src/lambda/handler.ts")).createHandler(process.env);

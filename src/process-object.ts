@@ -1,32 +1,38 @@
 import { PassThrough } from "node:stream";
 import { createGzip } from "node:zlib";
-import { badPieceEntry, type Piece, withGzipFailure } from "./bad-piece-entry.ts";
-import type { BatchDecryptor } from "./batch-decryptor.ts";
-import { type Batch, batchPieces } from "./batch-pieces.ts";
-import { BufferPool } from "./buffer-pool.ts";
-import type { Config } from "./config.ts";
-import type { DataKeyCacheStats } from "./data-key-cache.ts";
-import { type GzipFailure, gunzipIfCompressed } from "./decompress.ts";
-import { AwsCallError, DasDecryptError, DeadlineError, type ErrorLocation, RecordError } from "./errors.ts";
+import type { Config } from "./config/config.ts";
+import {
+  AwsCallError,
+  DasDecryptError,
+  DeadlineError,
+  type ErrorLocation,
+  RecordError,
+} from "./config/errors.ts";
+import type { BatchDecryptor } from "./decrypt/batch-decryptor.ts";
+import type { DataKeyCacheStats } from "./decrypt/data-key-cache.ts";
+import type { BatchResult } from "./decrypt/record-decryptor.ts";
+import { resolveResourceId } from "./decrypt/resource-id.ts";
+import type { ObjectRef } from "./lambda/events.ts";
+import { SecurityLakeWriter } from "./ocsf/security-lake.ts";
+import { badPieceEntry, type Piece, withGzipFailure } from "./output/bad-piece-entry.ts";
+import { outputKeyFor } from "./output/output-key.ts";
+import { type OutputPlace, readEarlierOutput, settleOutput } from "./output/output-tags.ts";
+import { QuarantineWriter, quarantineKeyFor } from "./output/quarantine.ts";
+import { RecordLedger } from "./output/record-ledger.ts";
+import type { ObjectStore, PutTarget } from "./output/s3-store.ts";
 import {
   type EventPolicy,
   FILTER_REASONS,
   type FilterReason,
   isPolicyActive,
   noneFiltered,
-} from "./event-policy.ts";
-import type { ObjectRef } from "./events.ts";
-import { mapOrdered } from "./map-ordered.ts";
-import { SecurityLakeWriter } from "./ocsf/security-lake.ts";
-import { outputKeyFor } from "./output-key.ts";
-import { type OutputPlace, readEarlierOutput, settleOutput } from "./output-tags.ts";
-import { countBytes, isStreamCut, rejectionOf, runPipeline, untilAborted } from "./pipeline-steps.ts";
-import { QuarantineWriter, quarantineKeyFor } from "./quarantine.ts";
-import type { BatchResult } from "./record-decryptor.ts";
-import { RecordLedger } from "./record-ledger.ts";
-import { resolveResourceId } from "./resource-id.ts";
-import type { ObjectStore, PutTarget } from "./s3-store.ts";
-import { splitRecords } from "./split-records.ts";
+} from "./policy/event-policy.ts";
+import { type Batch, batchPieces } from "./source/batch-pieces.ts";
+import { BufferPool } from "./source/buffer-pool.ts";
+import { type GzipFailure, gunzipIfCompressed } from "./source/decompress.ts";
+import { mapOrdered } from "./source/map-ordered.ts";
+import { countBytes, isStreamCut, rejectionOf, runPipeline, untilAborted } from "./source/pipeline-steps.ts";
+import { splitRecords } from "./source/split-records.ts";
 
 /** The collaborators of {@link processObject}; built once per container. */
 export interface ProcessDeps {

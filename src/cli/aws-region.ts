@@ -1,4 +1,4 @@
-import { ConfigError } from "../errors.ts";
+import { ConfigError } from "../config/errors.ts";
 
 /**
  * Resolves the region an SDK client will call, before any call: without one the SDK fails every

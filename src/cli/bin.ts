@@ -1,4 +1,4 @@
-import { runsAsDecryptWorker } from "../decrypt-pool.ts";
+import { runsAsDecryptWorker } from "../decrypt/decrypt-pool.ts";
 import { EXIT } from "./io.ts";
 import { runCli } from "./main.ts";
 

@@ -1,8 +1,8 @@
 import { stat } from "node:fs/promises";
 import type { Writable } from "node:stream";
-import { createClients } from "../clients.ts";
-import { UsageError } from "../errors.ts";
-import { buildDeps } from "../handler.ts";
+import { createClients } from "../config/clients.ts";
+import { UsageError } from "../config/errors.ts";
+import { buildDeps } from "../lambda/handler.ts";
 import type { ObjectSummary } from "../process-object.ts";
 import { requireRegion } from "./aws-region.ts";
 import { catObject, LOCAL_FILE_BUCKET } from "./cat.ts";

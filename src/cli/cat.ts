@@ -2,9 +2,9 @@ import { once } from "node:events";
 import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import type { Readable, Writable } from "node:stream";
+import { quarantineKeyFor } from "../output/quarantine.ts";
+import type { ObjectStore } from "../output/s3-store.ts";
 import { type ObjectSummary, type ProcessDeps, processObject } from "../process-object.ts";
-import { quarantineKeyFor } from "../quarantine.ts";
-import type { ObjectStore } from "../s3-store.ts";
 
 /** The bucket name a local file is processed under; errors locate it as `s3://local-file/<path>`. */
 export const LOCAL_FILE_BUCKET = "local-file";

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { type Config, loadConfig } from "../config.ts";
+import { type Config, loadConfig } from "../config/config.ts";
 import type { CliIo } from "./io.ts";
 
 /** Flags that override the function's configuration variables of the same meaning. */

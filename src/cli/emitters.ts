@@ -1,7 +1,7 @@
 import { InvokeCommand, type LambdaClient } from "@aws-sdk/client-lambda";
-import { AwsCallError, DasDecryptError } from "../errors.ts";
-import type { DecryptHandler } from "../handler.ts";
-import { s3NotificationOf } from "../s3-notification.ts";
+import { AwsCallError, DasDecryptError } from "../config/errors.ts";
+import type { DecryptHandler } from "../lambda/handler.ts";
+import { s3NotificationOf } from "../lambda/s3-notification.ts";
 import type { ListedObject } from "./list-raw-objects.ts";
 
 /** An object that could not be sent (or, with `--local`, decrypted), and why. */

@@ -1,4 +1,4 @@
-import { AwsCallError, DasDecryptError } from "../errors.ts";
+import { AwsCallError, DasDecryptError } from "../config/errors.ts";
 
 /** What an error message must not show, and how to name what was read. */
 export interface ExplainContext {

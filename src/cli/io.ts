@@ -1,5 +1,5 @@
 import type { Writable } from "node:stream";
-import { ConfigError, UsageError } from "../errors.ts";
+import { ConfigError, UsageError } from "../config/errors.ts";
 import { type ExplainContext, explainError, secretsIn } from "./explain-error.ts";
 
 /** What the commands read and write; the bin passes the process's own, tests their own. */

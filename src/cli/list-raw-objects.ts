@@ -1,5 +1,5 @@
 import { ListObjectsV2Command, type ListObjectsV2CommandOutput, type S3Client } from "@aws-sdk/client-s3";
-import { AwsCallError } from "../errors.ts";
+import { AwsCallError } from "../config/errors.ts";
 import { hourFolders } from "./s3-url.ts";
 
 /** A raw object found by listing. */

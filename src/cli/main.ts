@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError, Option } from "commander";
-import { UsageError } from "../errors.ts";
+import { UsageError } from "../config/errors.ts";
 import { runCat } from "./cat-command.ts";
 import { addConfigFlags } from "./config-flags.ts";
 import { type CliIo, EXIT, reportError, watchOutput } from "./io.ts";

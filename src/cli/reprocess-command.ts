@@ -1,10 +1,10 @@
-import { createClients, createLambdaClient } from "../clients.ts";
-import { UsageError } from "../errors.ts";
-import { buildDeps, createHandler } from "../handler.ts";
-import { NO_METRICS } from "../metrics.ts";
-import { isOutputKey } from "../output-key.ts";
-import { isQuarantineKey } from "../quarantine.ts";
-import type { Log } from "../run-object.ts";
+import { createClients, createLambdaClient } from "../config/clients.ts";
+import { UsageError } from "../config/errors.ts";
+import { buildDeps, createHandler } from "../lambda/handler.ts";
+import { NO_METRICS } from "../lambda/metrics.ts";
+import type { Log } from "../lambda/run-object.ts";
+import { isOutputKey } from "../output/output-key.ts";
+import { isQuarantineKey } from "../output/quarantine.ts";
 import { requireRegion } from "./aws-region.ts";
 import { configFrom } from "./config-flags.ts";
 import { type EmitFailure, type Emitter, lambdaEmitter, localEmitter } from "./emitters.ts";

@@ -1,9 +1,9 @@
 import { HeadObjectCommand, type S3Client } from "@aws-sdk/client-s3";
-import type { Config } from "../config.ts";
-import { AwsCallError } from "../errors.ts";
-import { mapOrdered } from "../map-ordered.ts";
-import { isOutputKey, outputKeyFor } from "../output-key.ts";
-import { isQuarantineKey } from "../quarantine.ts";
+import type { Config } from "../config/config.ts";
+import { AwsCallError } from "../config/errors.ts";
+import { isOutputKey, outputKeyFor } from "../output/output-key.ts";
+import { isQuarantineKey } from "../output/quarantine.ts";
+import { mapOrdered } from "../source/map-ordered.ts";
 import type { EmitFailure, Emitter } from "./emitters.ts";
 import { type ListedObject, listRawObjects } from "./list-raw-objects.ts";
 import type { Counts, Progress } from "./progress.ts";

@@ -1,4 +1,4 @@
-import { UsageError } from "../errors.ts";
+import { UsageError } from "../config/errors.ts";
 
 /** A parsed `s3://bucket/prefix` address. */
 export interface S3Url {

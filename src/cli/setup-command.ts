@@ -4,7 +4,7 @@ import { dirname, resolve } from "node:path";
 import { RDSClient } from "@aws-sdk/client-rds";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { stageFile } from "../../deploy/stack-config.cjs";
-import { ConfigError, UsageError } from "../errors.ts";
+import { ConfigError, UsageError } from "../config/errors.ts";
 import { requireRegion } from "./aws-region.ts";
 import { type CliIo, EXIT, reportError } from "./io.ts";
 import {

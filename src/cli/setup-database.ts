@@ -7,7 +7,7 @@ import {
   DescribeDBInstancesCommand,
   type RDSClient,
 } from "@aws-sdk/client-rds";
-import { AwsCallError, DasDecryptError, UsageError } from "../errors.ts";
+import { AwsCallError, DasDecryptError, UsageError } from "../config/errors.ts";
 
 /**
  * An activity stream is the cluster's for Aurora (`DbClusterResourceId`, cluster-…) and the

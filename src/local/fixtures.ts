@@ -1,9 +1,9 @@
 import { gzipSync } from "node:zlib";
 import { AlgorithmSuiteIdentifier, buildClient, CommitmentPolicy } from "@aws-crypto/client-node";
 import { GenerateDataKeyCommand, type KMSClient } from "@aws-sdk/client-kms";
-import { keyringFor } from "../das-keyring.ts";
-import { normalizedFields } from "../normalize-event.ts";
-import { parseResourceId } from "../resource-id.ts";
+import { keyringFor } from "../decrypt/das-keyring.ts";
+import { parseResourceId } from "../decrypt/resource-id.ts";
+import { normalizedFields } from "../lines/normalize-event.ts";
 import { buildEvents, type Engine, type Event, RECORD_VERSION, seededRandom } from "./das-events.ts";
 
 /** The two algorithm suites seen in real DAS data. */

@@ -64,4 +64,4 @@ export async function startLocalStack(options: { kms?: KmsEmulatorOptions } = {}
   };
 }
 
-export { encodeS3Key, s3Notification } from "../s3-notification.ts";
+export { encodeS3Key, s3Notification } from "../lambda/s3-notification.ts";

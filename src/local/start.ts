@@ -12,7 +12,7 @@ import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import { gunzipSync } from "node:zlib";
 import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
-import { createHandler } from "../handler.ts";
+import { createHandler } from "../lambda/handler.ts";
 import type { ObjectSummary } from "../process-object.ts";
 import type { Engine } from "./das-events.ts";
 import { buildFirehoseObject, type FixtureOptions } from "./fixtures.ts";

@@ -1,4 +1,4 @@
-import type { EngineName } from "../normalize-event.ts";
+import type { EngineName } from "../lines/normalize-event.ts";
 import { isFailedLogin } from "./failed-login.ts";
 
 /** OCSF 1.1 Datastore Activity `activity_id` values (class 6005). */

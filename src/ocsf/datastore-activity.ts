@@ -2,7 +2,7 @@
  * One DAS activity event as an OCSF 1.1.0 Datastore Activity row (class 6005, category 6), the shape
  * Amazon Security Lake custom sources take. README.md beside this file has the field-by-field table.
  */
-import { type EngineName, engineOf, eventTimeOf, toUtcIsoTime } from "../normalize-event.ts";
+import { type EngineName, engineOf, eventTimeOf, toUtcIsoTime } from "../lines/normalize-event.ts";
 import { type ActivityId, activityOf } from "./activity-of.ts";
 import { type Endpoint, endpointOf, portOf } from "./endpoint-of.ts";
 import { STATUS, statusOf } from "./status-of.ts";

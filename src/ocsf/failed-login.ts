@@ -1,4 +1,4 @@
-import type { EngineName } from "../normalize-event.ts";
+import type { EngineName } from "../lines/normalize-event.ts";
 
 /**
  * Is this event a failed login? The rule of the saved Athena query `failed-logins-by-user-and-host`

@@ -1,6 +1,6 @@
 import { PassThrough } from "node:stream";
-import type { OutputFormat, SecurityLakeTarget } from "../config.ts";
-import type { ObjectStore } from "../s3-store.ts";
+import type { OutputFormat, SecurityLakeTarget } from "../config/config.ts";
+import type { ObjectStore } from "../output/s3-store.ts";
 import { createDatastoreActivityMapper, type DatastoreActivity } from "./datastore-activity.ts";
 import { ParquetRowWriter } from "./parquet-writer.ts";
 

@@ -1,4 +1,4 @@
-import type { EngineName } from "../normalize-event.ts";
+import type { EngineName } from "../lines/normalize-event.ts";
 import { ACTIVITY, type ActivityId } from "./activity-of.ts";
 import { asColumnText, isFailedLogin } from "./failed-login.ts";
 

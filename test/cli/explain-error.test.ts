@@ -3,7 +3,7 @@ import { ResourceNotFoundException, TooManyRequestsException } from "@aws-sdk/cl
 import { NoSuchBucket, S3ServiceException } from "@aws-sdk/client-s3";
 import { describe, expect, test } from "vitest";
 import { explainError, secretsIn } from "../../src/cli/explain-error.ts";
-import { AwsCallError, DasDecryptError } from "../../src/errors.ts";
+import { AwsCallError, DasDecryptError } from "../../src/config/errors.ts";
 
 const $metadata = { httpStatusCode: 400, attempts: 1, totalRetryDelay: 0 };
 const none = { secrets: [] };

@@ -3,7 +3,7 @@
 // statement and the two alarms. cfn-schema.test.ts checks the packaged result against
 // CloudFormation's schemas, iam-requests.test.ts the statement against the function's own request.
 import { describe, expect, test } from "vitest";
-import { EVENT_SOURCE, OBJECT_DECRYPTED } from "../../src/object-events.ts";
+import { EVENT_SOURCE, OBJECT_DECRYPTED } from "../../src/lambda/object-events.ts";
 import { type CfnResource, configWith, problemsWith, type StackConfig } from "./stack-config-harness.ts";
 
 const KINESIS =
@@ -81,7 +81,7 @@ describe("objectEvents", () => {
     ]);
   });
 
-  test("the statement names the source and detail-type the function puts (src/object-events.ts)", async () => {
+  test("the statement names the source and detail-type the function puts (src/lambda/object-events.ts)", async () => {
     const [statement] = (await configWith({})).iamStatements.filter((s) => s.Sid === "PublishObjectEvents");
     expect(statement?.Condition).toMatchObject({
       "ForAllValues:StringEquals": { "events:source": EVENT_SOURCE, "events:detail-type": OBJECT_DECRYPTED },

@@ -7,12 +7,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { allowedContextKeysForRequest, typeForContextKey } from "@cloud-copilot/iam-simulate";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { createClients, createEventBridgeClient } from "../../src/clients.ts";
-import { loadConfig } from "../../src/config.ts";
-import { createHandler } from "../../src/handler.ts";
+import { createClients, createEventBridgeClient } from "../../src/config/clients.ts";
+import { loadConfig } from "../../src/config/config.ts";
+import { createHandler } from "../../src/lambda/handler.ts";
+import { EVENT_SOURCE, eventBridgePublisher, OBJECT_DECRYPTED } from "../../src/lambda/object-events.ts";
 import { buildFirehoseObject } from "../../src/local/fixtures.ts";
 import { type LocalStack, s3Notification, startLocalStack } from "../../src/local/stack.ts";
-import { EVENT_SOURCE, eventBridgePublisher, OBJECT_DECRYPTED } from "../../src/object-events.ts";
 import { createSealer, gzippedJson, tamperedMessage } from "../support/bad-records.ts";
 import { type FaultProxy, startFaultProxy } from "../support/fault-proxy.ts";
 import { CapturingLog, putObject } from "../support/harness.ts";
@@ -28,7 +28,7 @@ import {
 } from "./event-bus-requests.ts";
 import { packageTemplate, readTemplate } from "./packaged.ts";
 
-// The handler runs on the clients src/clients.ts builds (the production settings), with the
+// The handler runs on the clients src/config/clients.ts builds (the production settings), with the
 // recorder added to their middleware stacks.
 const recorded: RecordedRequest[] = [];
 /** What the handler's EventBridge client sent ("DAS Object Decrypted" events, the stack turns them on). */
@@ -89,7 +89,7 @@ beforeAll(async () => {
     externalKeyPolicies: { [DAS_KEY_ARN]: DEFAULT_KEY_POLICY },
   });
   [local, moto] = await Promise.all([startLocalStack(), startMotoServer()]);
-  // The handler's EventBridge clients (src/clients.ts) are made after this: they reach moto's bus.
+  // The handler's EventBridge clients (src/config/clients.ts) are made after this: they reach moto's bus.
   process.env.AWS_ENDPOINT_URL_EVENTBRIDGE = moto.endpoint;
   local.createBucket(BUCKET);
   keyArns = { [local.kms.keyArn]: DAS_KEY_ARN };

@@ -4,7 +4,7 @@
 // checks the packaged result against CloudFormation's schemas, security-lake-requests.test.ts the
 // statements against the function's own requests.
 import { describe, expect, test } from "vitest";
-import { loadConfig } from "../../src/config.ts";
+import { loadConfig } from "../../src/config/config.ts";
 import { configWith, problemsWith, type StackConfig } from "./stack-config-harness.ts";
 
 const BUCKET = "aws-security-data-lake-eu-west-1-4f2a9c7e1b3d";
@@ -139,7 +139,7 @@ describe("the function's environment", () => {
     expect(config.environment).not.toHaveProperty("SECURITY_LAKE_EXTERNAL_ID");
   });
 
-  test("every variable reaches the function, which reads them as the stack meant (src/config.ts)", async () => {
+  test("every variable reaches the function, which reads them as the stack meant (src/config/config.ts)", async () => {
     const config = await configWith({
       securityLakeBucket: BUCKET,
       securityLakeSource: "das-decrypt-aurora",

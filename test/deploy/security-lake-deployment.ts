@@ -4,9 +4,9 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createClients } from "../../src/clients.ts";
-import { loadConfig } from "../../src/config.ts";
-import { createHandler } from "../../src/handler.ts";
+import { createClients } from "../../src/config/clients.ts";
+import { loadConfig } from "../../src/config/config.ts";
+import { createHandler } from "../../src/lambda/handler.ts";
 import { type LocalStack, s3Notification } from "../../src/local/stack.ts";
 import { CapturingLog, putObject } from "../support/harness.ts";
 import { type Policy, type StackPolicies, stackPolicies } from "../support/iam-model.ts";
@@ -105,7 +105,7 @@ export type LakeRun = {
 
 /**
  * Puts `body` at `key` in the ci bucket and runs the function on it with the stack's environment
- * (and what Lambda or the local setup adds), on the clients src/clients.ts builds, recorded.
+ * (and what Lambda or the local setup adds), on the clients src/config/clients.ts builds, recorded.
  */
 export async function runFunction(
   local: LocalStack,

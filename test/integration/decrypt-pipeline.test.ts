@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest";
-import { AwsCallError } from "../../src/errors.ts";
+import { AwsCallError } from "../../src/config/errors.ts";
 import type { Engine } from "../../src/local/das-events.ts";
 import {
   buildFirehoseObject,

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest";
-import { DecryptPool } from "../../src/decrypt-pool.ts";
-import { DasDecryptError, DeadlineError } from "../../src/errors.ts";
+import { DasDecryptError, DeadlineError } from "../../src/config/errors.ts";
+import { DecryptPool } from "../../src/decrypt/decrypt-pool.ts";
 import { buildFirehoseObject, type FirehoseObject } from "../../src/local/fixtures.ts";
 import { type LocalStack, s3Notification, startLocalStack } from "../../src/local/stack.ts";
 import { getBytes, handlerFor, listKeys, outputFacts, putObject } from "../support/harness.ts";

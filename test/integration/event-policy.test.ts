@@ -10,7 +10,7 @@ import {
   type InnerRecord,
 } from "../../src/local/fixtures.ts";
 import { type LocalStack, s3Notification, startLocalStack } from "../../src/local/stack.ts";
-import { DERIVATION_MESSAGE } from "../../src/param-hash-key.ts";
+import { DERIVATION_MESSAGE } from "../../src/policy/param-hash-key.ts";
 import { getBytes, handlerFor, outputFacts, putObject, readLines } from "../support/harness.ts";
 
 const BUCKET = "das-policy";

@@ -1,8 +1,8 @@
 import { gzipSync } from "node:zlib";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "vitest";
-import { ResourceIdMismatchError, TooManyBadRecordsError } from "../../src/errors.ts";
-import { createHandler } from "../../src/handler.ts";
-import { MAX_INNER_RECORD_BYTES } from "../../src/inflate-payloads.ts";
+import { ResourceIdMismatchError, TooManyBadRecordsError } from "../../src/config/errors.ts";
+import { MAX_INNER_RECORD_BYTES } from "../../src/decrypt/inflate-payloads.ts";
+import { createHandler } from "../../src/lambda/handler.ts";
 import {
   buildFirehoseObject,
   type EncryptedRecord,

@@ -1,9 +1,9 @@
 import { constants, gunzipSync, gzipSync } from "node:zlib";
 import { DecryptCommand } from "@aws-sdk/client-kms";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { parseResourceId } from "../../src/decrypt/resource-id.ts";
 import { type EncryptedRecord, encryptedRecords, expectedEventLines } from "../../src/local/fixtures.ts";
 import { type LocalStack, s3Notification, startLocalStack } from "../../src/local/stack.ts";
-import { parseResourceId } from "../../src/resource-id.ts";
 import {
   createSealer,
   cutMessage,

@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
-import { AwsCallError, DeadlineError } from "../../src/errors.ts";
+import { AwsCallError, DeadlineError } from "../../src/config/errors.ts";
 import { buildFirehoseObject, expectedEventLines, type FirehoseObject } from "../../src/local/fixtures.ts";
 import { type LocalStack, s3Notification, startLocalStack } from "../../src/local/stack.ts";
 import { type FaultProxy, startFaultProxy } from "../support/fault-proxy.ts";

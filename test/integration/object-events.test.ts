@@ -12,15 +12,15 @@ import {
   SQSClient,
 } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { createHandler } from "../../src/handler.ts";
-import { buildFirehoseObject } from "../../src/local/fixtures.ts";
-import { type LocalStack, s3Notification, startLocalStack } from "../../src/local/stack.ts";
+import { createHandler } from "../../src/lambda/handler.ts";
 import {
   EVENT_SOURCE,
   eventBridgePublisher,
   OBJECT_DECRYPTED,
   type ObjectDecryptedDetail,
-} from "../../src/object-events.ts";
+} from "../../src/lambda/object-events.ts";
+import { buildFirehoseObject } from "../../src/local/fixtures.ts";
+import { type LocalStack, s3Notification, startLocalStack } from "../../src/local/stack.ts";
 import type { ObjectSummary } from "../../src/process-object.ts";
 import { CapturingLog, getBytes, putObject } from "../support/harness.ts";
 import { RecordingMetrics } from "../support/leak-watch.ts";

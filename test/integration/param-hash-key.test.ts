@@ -3,8 +3,8 @@
 // the same key; another key derives another; a key of another usage is refused, by name.
 import { CreateKeyCommand, GenerateMacCommand, KMSClient } from "@aws-sdk/client-kms";
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { AwsCallError } from "../../src/errors.ts";
-import { DERIVATION_MESSAGE, paramHashKeySource } from "../../src/param-hash-key.ts";
+import { AwsCallError } from "../../src/config/errors.ts";
+import { DERIVATION_MESSAGE, paramHashKeySource } from "../../src/policy/param-hash-key.ts";
 import { type MotoServer, startMotoServer } from "../support/moto-server.ts";
 
 let moto: MotoServer;

@@ -17,7 +17,7 @@ import { dateProjection, partitionOf } from "../../src/athena/projection.ts";
 import { ENGINES, type Engine, type Event } from "../../src/local/das-events.ts";
 import { buildFirehoseObject, type InnerRecord } from "../../src/local/fixtures.ts";
 import { type LocalStack, s3Notification, startLocalStack } from "../../src/local/stack.ts";
-import { UNREADABLE_SQL } from "../../src/redact-sql.ts";
+import { UNREADABLE_SQL } from "../../src/policy/redact-sql.ts";
 import { getBytes, handlerFor, listKeys, putObject } from "../support/harness.ts";
 
 const BUCKET = "das-redaction";

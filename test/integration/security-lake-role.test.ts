@@ -7,12 +7,12 @@
 import { KMSClient } from "@aws-sdk/client-kms";
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { createClients } from "../../src/clients.ts";
-import { loadConfig } from "../../src/config.ts";
-import { createHandler, type HandlerResult } from "../../src/handler.ts";
+import { createClients } from "../../src/config/clients.ts";
+import { loadConfig } from "../../src/config/config.ts";
+import { createHandler, type HandlerResult } from "../../src/lambda/handler.ts";
+import { s3Notification } from "../../src/lambda/s3-notification.ts";
 import { buildFirehoseObject } from "../../src/local/fixtures.ts";
 import { type KmsEmulator, startKmsEmulator } from "../../src/local/kms-emulator.ts";
-import { s3Notification } from "../../src/s3-notification.ts";
 import { CapturingLog } from "../support/harness.ts";
 import { type MotoServer, startMotoServer } from "../support/moto-server.ts";
 

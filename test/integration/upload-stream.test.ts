@@ -3,9 +3,9 @@ import { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import { GetObjectCommand, HeadObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
-import { AwsCallError, DasDecryptError } from "../../src/errors.ts";
+import { AwsCallError, DasDecryptError } from "../../src/config/errors.ts";
 import { type LocalStack, startLocalStack } from "../../src/local/stack.ts";
-import { uploadStream } from "../../src/upload-stream.ts";
+import { uploadStream } from "../../src/output/upload-stream.ts";
 import { type FaultProxy, startFaultProxy } from "../support/fault-proxy.ts";
 
 const BUCKET = "das-upload";

@@ -14,8 +14,9 @@ import {
 } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { reprocess } from "../../src/cli/reprocess.ts";
-import { loadConfig } from "../../src/config.ts";
-import { createHandler, type HandlerResult } from "../../src/handler.ts";
+import { loadConfig } from "../../src/config/config.ts";
+import { createHandler, type HandlerResult } from "../../src/lambda/handler.ts";
+import { s3Notification } from "../../src/lambda/s3-notification.ts";
 import {
   buildFirehoseObject,
   type EncryptedRecord,
@@ -25,7 +26,6 @@ import {
   type InnerRecord,
 } from "../../src/local/fixtures.ts";
 import { type KmsEmulator, startKmsEmulator } from "../../src/local/kms-emulator.ts";
-import { s3Notification } from "../../src/s3-notification.ts";
 import { cutMessage, tamperedMessage } from "../support/bad-records.ts";
 import { type FaultProxy, type ProxiedRequest, startFaultProxy } from "../support/fault-proxy.ts";
 import { CapturingLog, readLines } from "../support/harness.ts";

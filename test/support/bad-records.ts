@@ -1,8 +1,8 @@
 import { gzipSync } from "node:zlib";
 import { buildClient, CommitmentPolicy } from "@aws-crypto/client-node";
 import { GenerateDataKeyCommand, type KMSClient } from "@aws-sdk/client-kms";
-import { keyringFor } from "../../src/das-keyring.ts";
-import { encryptionContextOf, parseResourceId } from "../../src/resource-id.ts";
+import { keyringFor } from "../../src/decrypt/das-keyring.ts";
+import { encryptionContextOf, parseResourceId } from "../../src/decrypt/resource-id.ts";
 
 const { encrypt } = buildClient(CommitmentPolicy.FORBID_ENCRYPT_ALLOW_DECRYPT);
 

@@ -6,14 +6,14 @@ import {
   randomBytes,
   sign,
 } from "node:crypto";
-import { DAS_KEY, type KeyIdentity } from "../../src/das-keyring.ts";
+import { DAS_KEY, type KeyIdentity } from "../../src/decrypt/das-keyring.ts";
 
 /**
  * Encryption SDK messages (format version 1, suites 0x0178 and 0x0378) built from the specification
  * with node:crypto, so a test can make messages the SDK would never write but whose every tag and
  * signature is genuine: a frame IV other than its sequence number, a non-framed header announcing a
  * frame length, a signing key written in non-canonical base64, an unsorted encryption context. Its
- * ordinary output is checked against the SDK itself (test/unit/message-decrypt.test.ts), so the
+ * ordinary output is checked against the SDK itself (test/unit/decrypt/message-decrypt.test.ts), so the
  * builder is not trusted on its own word.
  */
 export interface SealOptions {

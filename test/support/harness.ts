@@ -6,7 +6,7 @@ import {
   ListObjectsV2Command,
   PutObjectCommand,
 } from "@aws-sdk/client-s3";
-import { createHandler, type DecryptHandler, type Log } from "../../src/handler.ts";
+import { createHandler, type DecryptHandler, type Log } from "../../src/lambda/handler.ts";
 import type { LocalStack } from "../../src/local/stack.ts";
 
 /** What the S3 helpers below need: a client of the S3 under test (the local stack's, or moto's). */

@@ -1,8 +1,8 @@
 import { inspect } from "node:util";
-import { createHandler, type DecryptHandler } from "../../src/handler.ts";
+import { createHandler, type DecryptHandler } from "../../src/lambda/handler.ts";
+import type { ObjectMetrics } from "../../src/lambda/metrics.ts";
 import type { InnerRecord } from "../../src/local/fixtures.ts";
 import type { LocalStack } from "../../src/local/stack.ts";
-import type { ObjectMetrics } from "../../src/metrics.ts";
 import { CapturingLog } from "./harness.ts";
 
 /** Event fields that are names of the stream, not audit content, and may be logged. */

@@ -2,7 +2,7 @@
  * Statements for the `REDACT_SQL_LITERALS` tests: fixed ones with planted personal data, and a
  * seeded generator of random statements that knows the redacted text it expects, per engine.
  */
-import type { EngineName } from "../../src/normalize-event.ts";
+import type { EngineName } from "../../src/lines/normalize-event.ts";
 
 /** Personal data planted in `PLANTED_STATEMENTS`; none of it may survive redaction. */
 export const PLANTED_VALUES = ["ann@example.com", "4111 1111 1111 1111", "4111111111111111", "4111", "Brien"];
