@@ -110,7 +110,7 @@ export function caseCost(line: Throughput, naive: Naive | undefined): CaseCost {
 }
 
 const dollars = (n: number) =>
-  n >= 1 ? `$${n.toFixed(2)}` : n >= 0.01 ? `$${n.toFixed(3)}` : `$${n.toFixed(4)}`;
+  n >= 1 ? `$${n.toFixed(2)}` : n >= 0.01 ? `$${n.toFixed(3)}` : `$${Number(n.toPrecision(2))}`;
 
 function main(): void {
   const file = process.argv[2];

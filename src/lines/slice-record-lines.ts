@@ -161,6 +161,8 @@ const rules = {
   fields: [] as KeyName[],
   /** The hashes of the keys the policy reads: other members go past without a look. */
   hashes: new Set<number>(),
+  /** The low byte of each of those hashes, so that most members are passed over by one lookup. */
+  slots: new Uint8Array(256),
   /** Which members are looked at: only those the policy acts on. */
   filters: false,
   params: false,
@@ -177,13 +179,17 @@ function usePolicy(policy: EventPolicy | undefined): void {
   rules.params = policy !== undefined && policy.redactParams !== "keep";
   rules.statements = policy?.redactSqlLiterals === true;
   rules.hashes.clear();
+  rules.slots.fill(0);
   if (policy === undefined) return;
   const read: KeyName[] = [SERVER_TYPE, ...rules.fields];
   if (rules.filters) read.push(USER, DATABASE, COMMAND);
   if (rules.statements) read.push(COMMAND_TEXT);
   if (rules.params) read.push(PARAM_LIST);
   if (rules.fields.length > 0) read.push(NATIVE_FIELDS);
-  for (const name of read) rules.hashes.add(name.hash);
+  for (const name of read) {
+    rules.hashes.add(name.hash);
+    rules.slots[name.hash & 0xff] = 1;
+  }
 }
 
 /** The members of the event being read that its normalized members depend on. */
@@ -282,6 +288,7 @@ function readEvent(b: Buffer, i: number): number {
     const escaped = lastRead.escaped;
     if (
       policy !== undefined &&
+      rules.slots[hash & 0xff] === 1 &&
       rules.hashes.has(hash) &&
       readForPolicy(b, keyStart, keyStop, hash, at, i, escaped)
     ) {
@@ -326,7 +333,7 @@ function readForPolicy(
       event.filter.databaseName = stringAt(b, at, end, escaped);
     else if (isKey(b, keyStart, keyStop, hash, COMMAND)) event.filter.command = stringAt(b, at, end, escaped);
   }
-  if (isKey(b, keyStart, keyStop, hash, SERVER_TYPE)) event.engineType = stringAt(b, at, end, escaped);
+  if (isKey(b, keyStart, keyStop, hash, SERVER_TYPE)) event.engineType = serverTypeAt(b, at, end, escaped);
   for (const field of rules.fields) {
     if (!isKey(b, keyStart, keyStop, hash, field)) continue;
     if (isKey(b, keyStart, keyStop, hash, TYPE)) {
@@ -340,6 +347,12 @@ function readForPolicy(
     // Replaced once the engine is known (`serverType` may come later).
     event.statementEdit = addEdit(keyStart - 1, at, end, stringAt(b, at, end, escaped) as string);
   } else if (rules.params && isKey(b, keyStart, keyStop, hash, PARAM_LIST)) {
+    if (policy.redactParams === "drop") {
+      addEdit(keyStart - 1, at, end, null);
+      return true;
+    }
+    // Hashing leaves `[]` and anything but an array as it is: no need to parse those.
+    if (b[at] !== OPEN_ARRAY || b[at + 1] === CLOSE_ARRAY) return false;
     const value = JSON.parse(b.toString("utf8", at, end));
     const params = redactedParams(value, policy);
     if (params === DROP) {
