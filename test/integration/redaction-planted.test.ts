@@ -9,15 +9,13 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { loadAthenaTemplate, namedQuery, resolveValue } from "../../src/athena/athena-template.ts";
-import { eventsViewSql } from "../../src/athena/duckdb-dialect.ts";
+import { namedQuery } from "../../src/athena/athena-template.ts";
 import { openDuckDbSession } from "../../src/athena/duckdb-session.ts";
-import { EVENT_COLUMNS, PARTITION_COLUMN } from "../../src/athena/event-columns.ts";
-import { dateProjection, partitionOf } from "../../src/athena/projection.ts";
 import { ENGINES, type Engine, type Event } from "../../src/local/das-events.ts";
 import { buildFirehoseObject, type InnerRecord } from "../../src/local/fixtures.ts";
 import { type LocalStack, s3Notification, startLocalStack } from "../../src/local/stack.ts";
 import { UNREADABLE_SQL } from "../../src/policy/redact-sql.ts";
+import { createEventsView } from "../support/events-view.ts";
 import { getBytes, handlerFor, listKeys, putObject } from "../support/harness.ts";
 
 const BUCKET = "das-redaction";
@@ -167,34 +165,12 @@ describe("REDACT_SQL_LITERALS=true, REDACT_PARAMS=hash, REDACT_FIELDS=remoteHost
 
   test("top-statements groups each statement's executions into one row, whatever its literals were", async () => {
     expect(Object.keys(planted).sort()).toEqual([...ENGINES].sort());
-    const template = loadAthenaTemplate();
-    const parameters = Object.fromEntries(
-      Object.entries(template.table.parameters).map(([name, value]) => [
-        name,
-        resolveValue(value, {
-          "self:custom.athena.bucket": BUCKET,
-          "self:custom.athena.eventsPrefix": "decrypted/raw/",
-          "self:custom.athena.projectionStart": "2024/01/01/00",
-        }),
-      ]),
-    );
-    const projection = dateProjection(parameters, PARTITION_COLUMN.name);
     const db = await openDuckDbSession();
     try {
-      await db.query(
-        eventsViewSql({
-          table: template.table.name,
-          bucket: projection.bucket,
-          columns: template.table.columns,
-          partitionColumn: PARTITION_COLUMN.name,
-          jsonKeyOf: (column) =>
-            EVENT_COLUMNS.find((candidate) => candidate.jsonKey.toLowerCase() === column)?.jsonKey ?? column,
-          objects: Object.values(planted).map(({ outputKey }) => ({
-            path: join(root, outputKey),
-            key: outputKey,
-            partition: partitionOf(projection, outputKey, new Date()) as string,
-          })),
-        }),
+      const template = await createEventsView(
+        db,
+        BUCKET,
+        Object.values(planted).map(({ outputKey }) => ({ key: outputKey, path: join(root, outputKey) })),
       );
       const rows = await db.query(namedQuery(template, "top-statements").queryString, [
         "2026/11/25/00",

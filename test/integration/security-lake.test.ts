@@ -9,15 +9,13 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { loadAthenaTemplate, namedQuery, resolveValue } from "../../src/athena/athena-template.ts";
-import { eventsViewSql } from "../../src/athena/duckdb-dialect.ts";
+import { namedQuery } from "../../src/athena/athena-template.ts";
 import { type DuckDbSession, openDuckDbSession } from "../../src/athena/duckdb-session.ts";
-import { EVENT_COLUMNS, PARTITION_COLUMN } from "../../src/athena/event-columns.ts";
-import { dateProjection, partitionOf } from "../../src/athena/projection.ts";
 import { ENGINES } from "../../src/local/das-events.ts";
 import { buildFirehoseObject, type FixtureOptions } from "../../src/local/fixtures.ts";
 import { type LocalStack, s3Notification, startLocalStack } from "../../src/local/stack.ts";
 import type { ObjectSummary } from "../../src/process-object.ts";
+import { createEventsView } from "../support/events-view.ts";
 import { CapturingLog, getBytes, handlerFor, listKeys, putObject } from "../support/harness.ts";
 import { loadEventClass, schemaDirectory, validateEvent } from "../support/ocsf-schema.ts";
 
@@ -139,32 +137,10 @@ describe("OCSF rows in Parquet, in Security Lake's custom-source layout, for eve
 
   test("failed logins per user from the OCSF rows equal the saved query's count over the NDJSON output", async () => {
     expect(Object.keys(found).sort()).toEqual([...ENGINES].sort());
-    const template = loadAthenaTemplate();
-    const parameters = Object.fromEntries(
-      Object.entries(template.table.parameters).map(([name, value]) => [
-        name,
-        resolveValue(value, {
-          "self:custom.athena.bucket": BUCKET,
-          "self:custom.athena.eventsPrefix": "decrypted/raw/",
-          "self:custom.athena.projectionStart": "2024/01/01/00",
-        }),
-      ]),
-    );
-    const projection = dateProjection(parameters, PARTITION_COLUMN.name);
-    await db.query(
-      eventsViewSql({
-        table: template.table.name,
-        bucket: projection.bucket,
-        columns: template.table.columns,
-        partitionColumn: PARTITION_COLUMN.name,
-        jsonKeyOf: (column) =>
-          EVENT_COLUMNS.find((candidate) => candidate.jsonKey.toLowerCase() === column)?.jsonKey ?? column,
-        objects: Object.values(found).map(({ outputPath, outputKey }) => ({
-          path: outputPath,
-          key: outputKey,
-          partition: partitionOf(projection, outputKey, new Date()) as string,
-        })),
-      }),
+    const template = await createEventsView(
+      db,
+      BUCKET,
+      Object.values(found).map(({ outputPath, outputKey }) => ({ key: outputKey, path: outputPath })),
     );
     const fromNdjson = await db.query(namedQuery(template, "failed-logins-by-user-and-host").queryString, [
       "2026/11/25/00",
