@@ -29,8 +29,14 @@ if (warmUpKey !== undefined) {
 }
 const before = process.memoryUsage.rss();
 let peak = before;
+/** process.memoryUsage() when the sampled RSS was at its highest: where the peak was (V8's heap or outside it). */
+let atPeak = process.memoryUsage();
 const sampler = setInterval(() => {
-  peak = Math.max(peak, process.memoryUsage.rss());
+  const rss = process.memoryUsage.rss();
+  if (rss > peak) {
+    peak = rss;
+    atPeak = process.memoryUsage();
+  }
 }, 10);
 const started = performance.now();
 const result = await handler(eventFor(key), context);
@@ -45,6 +51,12 @@ process.stdout.write(
     rssBeforeMB: Math.round(before / 1048576),
     peakRssMB: Math.round(Math.max(peak, process.memoryUsage.rss()) / 1048576),
     rssHighWaterMB: highWaterMB(),
+    atPeakMB: Object.fromEntries(
+      ["heapTotal", "heapUsed", "external", "arrayBuffers"].map((name) => [
+        name,
+        Math.round(atPeak[name] / 1048576),
+      ]),
+    ),
   })}\n`,
 );
 

@@ -13,7 +13,9 @@
  *   --workers N     run only the memory cases with N decryption workers (0: in the handler's thread)
  *   --cold          run only the memory cases in a new container
  *   --memory-repeat K   runs of each memory case, each in a new process; medians reported (default 3)
- *   --heap-mb N     V8 old-space cap of the process the memory cases run in (as NODE_OPTIONS would set it)
+ *   --heap-mb N     V8 old-space cap of the process the memory cases run in, in place of the
+ *                   function's (NODE_OPTIONS at the memory whose vCPUs give that many workers:
+ *                   1769 MB for none, 3538 for two; a quarter of it, see deploy/stack-config.cjs)
  *   --security-lake off  skip the runs with the OCSF Parquet output on (by default, each 20-event
  *                   case also runs the handler on one CPU with SECURITY_LAKE_BUCKET set, and the
  *                   memory cases add the largest object with it, cold, reporting its peak RSS)
@@ -78,10 +80,14 @@ const ONLY = args.get("--only");
 const HEAP_MB = args.get("--heap-mb");
 const CASE = args.get("--case");
 const MEMORY_WORKERS = args.get("--workers");
-/** The function's NODE_OPTIONS, as deployed. */
-const FUNCTION_NODE_OPTIONS = (
-  createRequire(import.meta.url)("../deploy/stack-config.cjs") as { NODE_OPTIONS: string }
-).NODE_OPTIONS;
+/** The function's NODE_OPTIONS at `memorySize` MB, as deployed. */
+const functionNodeOptions = (
+  createRequire(import.meta.url)("../deploy/stack-config.cjs") as {
+    nodeOptions: (memorySize: number) => string;
+  }
+).nodeOptions;
+/** The function's memory at which `DECRYPT_WORKERS=auto` starts `workers` workers (one per 1769 MB, none at one vCPU). */
+const memorySizeFor = (workers: number): number => 1769 * Math.max(1, workers);
 const MEMORY_REPEAT = Number(args.get("--memory-repeat") ?? "3");
 const COLD_ONLY = process.argv.includes("--cold");
 const REDACTION = args.get("--redaction") !== "off";
@@ -583,6 +589,8 @@ async function main(): Promise<void> {
             case: "memory",
             workers,
             container: warm ? `warm (${WARM_UP_MB} MiB object before)` : "cold",
+            nodeOptions: functionNodeOptions(memorySizeFor(workers)),
+            ...(HEAP_MB === undefined ? {} : { heapMB: Number(HEAP_MB) }),
             ...(withLake ? { output: "NDJSON + OCSF Parquet (SECURITY_LAKE_BUCKET)" } : {}),
             objectMB: +(objectBytes / 1e6).toFixed(1),
             records: count,
@@ -592,6 +600,8 @@ async function main(): Promise<void> {
             peakRssMB: median(runs.map((run) => run.peakRssMB)),
             rssHighWaterMB: median(runs.map((run) => run.rssHighWaterMB ?? 0)),
             rssHighWaterMBEach: runs.map((run) => run.rssHighWaterMB),
+            // The handler's thread when its RSS peaked (workers' heaps are in RSS, not here).
+            atPeakMBEach: runs.map((run) => run.atPeakMB),
             kmsCalls,
           });
         }
@@ -611,6 +621,7 @@ interface MemoryRun {
   readonly rssBeforeMB: number;
   readonly peakRssMB: number;
   readonly rssHighWaterMB: number | null;
+  readonly atPeakMB: Readonly<Record<string, number>>;
 }
 
 /**
@@ -632,7 +643,7 @@ async function runMemoryCase(
   const child = spawn(process.execPath, [...flags, ...runArgs], {
     env: {
       ...process.env,
-      NODE_OPTIONS: FUNCTION_NODE_OPTIONS,
+      NODE_OPTIONS: functionNodeOptions(memorySizeFor(workers)),
       DECRYPT_WORKERS: String(workers),
       POWERTOOLS_LOG_LEVEL: "SILENT",
       POWERTOOLS_METRICS_DISABLED: "true",

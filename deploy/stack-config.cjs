@@ -75,6 +75,7 @@ const PARAM_NAMES = [
   "outputKmsKeyArn",
   "dasKinesisStreamArn",
   "reservedConcurrency",
+  "memorySize",
   "plaintextRetentionDays",
   "quarantineRetentionDays",
   "rawRetentionDays",
@@ -486,6 +487,11 @@ function checkParams(params) {
   }
   if (params.redactSqlLiterals !== "") oneOf("redactSqlLiterals", ["true", "false"]);
   problems.push(...checkPrefixes(params));
+  if (Number.isNaN(memorySizeOf(params.memorySize))) {
+    problems.push(
+      `Parameter memorySize must be the function's memory in MB, a whole number from ${MEMORY_MB.min} to ${MEMORY_MB.max} (1769: one vCPU, 3538: two), got "${params.memorySize}"`,
+    );
+  }
   if (params.reservedConcurrency !== "" && !POSITIVE_INTEGER.test(params.reservedConcurrency)) {
     // 0 would be accepted by Lambda and stop the function altogether.
     problems.push(
@@ -501,11 +507,39 @@ function checkParams(params) {
 
 const sub = (text) => ({ "Fn::Sub": text });
 
-// Node's options in the function. --max-semi-space-size=8 (MiB) keeps V8's young generation at its
-// starting size: left to grow, it doubles a few seconds into a large object, and external memory
-// that survived a few young collections waits for a full one, so peak memory would grow with the
-// object's size (BENCHMARKS.md, "Memory"). The benchmark runs the bundle with these same options.
-const NODE_OPTIONS = "--enable-source-maps --max-semi-space-size=8";
+/** Lambda's memory limits, in MB, and the function's default (one vCPU, the cheapest per record). */
+const MEMORY_MB = { min: 128, max: 10240, default: 1769 };
+
+/** The old generation's floor: V8's own size at 256 MB of memory, twice what the function keeps live. */
+const MIN_OLD_SPACE_MB = 128;
+
+/**
+ * Node's options in the function of `memorySize` MB (BENCHMARKS.md, "Memory"; the benchmark runs the
+ * bundle with these same options):
+ * - --max-semi-space-size=8 (MiB) keeps V8's young generation at its starting size: left to grow,
+ *   it doubles a few seconds into a large object, and external memory that survived a few young
+ *   collections waits for a full one, so peak memory would grow with the object's size.
+ * - --max-old-space-size: a quarter of the function's memory (at least MIN_OLD_SPACE_MB) for each
+ *   thread's old generation, the handler's and each decryption worker's. Left to V8, it follows
+ *   the memory the machine reports (half of it, up to 4 GB), and a larger old generation lets
+ *   V8 wait longer between full collections (up to 4 times what the last one kept, from 2 GB).
+ *   Set here, it is the same in Lambda as in the benchmark. With the Security Lake output, whose
+ *   rows are garbage that outlives the young generation, the 1.1 GB object peaked at 345 MB on a
+ *   machine where V8 chose 4 GB, and at 208 MB with 442 MB (1769 MB of memory); what the function
+ *   keeps live fits in 60 MB (a 312 MB object went through with two workers under a 60 MB cap).
+ */
+function nodeOptions(memorySize = MEMORY_MB.default) {
+  const oldSpace = Math.max(MIN_OLD_SPACE_MB, Math.floor(memorySize / 4));
+  return `--enable-source-maps --max-semi-space-size=8 --max-old-space-size=${oldSpace}`;
+}
+
+/** The function's memory in MB: the memorySize parameter, else the default; NaN when it is not one. */
+function memorySizeOf(value) {
+  const text = String(value ?? "").trim();
+  if (text === "") return MEMORY_MB.default;
+  const mb = POSITIVE_INTEGER.test(text) ? Number(text) : Number.NaN;
+  return mb >= MEMORY_MB.min && mb <= MEMORY_MB.max ? mb : Number.NaN;
+}
 
 module.exports = async ({ resolveVariable }) => {
   const params = await readParams((name) => resolveVariable(`param:${name}, ""`));
@@ -538,7 +572,7 @@ module.exports = async ({ resolveVariable }) => {
   const publishing = params.objectEvents === "true";
   const lake = securityLakeOf(params);
   const environment = {
-    NODE_OPTIONS,
+    NODE_OPTIONS: nodeOptions(memorySizeOf(params.memorySize)),
     ...(params.dasResourceId !== "" ? { DAS_RESOURCE_ID: params.dasResourceId } : {}),
     ...(params.dasResourceIdMap !== "" ? { DAS_RESOURCE_ID_MAP: params.dasResourceIdMap } : {}),
     ...(params.outputBucket !== "" || output.separate ? { OUTPUT_BUCKET: outputBucket } : {}),
@@ -1137,7 +1171,8 @@ function firehoseResources(bucketName, params, outputKeyArn) {
   };
 }
 
-module.exports.NODE_OPTIONS = NODE_OPTIONS;
+module.exports.nodeOptions = nodeOptions;
+module.exports.memorySizeOf = memorySizeOf;
 module.exports.readParams = readParams;
 module.exports.checkParams = checkParams;
 module.exports.checkBucketNames = checkBucketNames;

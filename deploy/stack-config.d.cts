@@ -1,7 +1,7 @@
 // The parts of deploy/stack-config.cjs `das-decrypt setup` uses (src/cli/setup-params.ts), typed:
 // it checks the parameters it writes with the deploy's own checks.
 
-/** The parameters stack-config.cjs reads (serverless.yml's params.default has memorySize too). */
+/** The parameters stack-config.cjs reads: those of serverless.yml's params.default. */
 export declare const PARAM_NAMES: readonly string[];
 
 /** One "Parameter <name> …" line per bad parameter; every name of PARAM_NAMES must be present. */

@@ -16,7 +16,7 @@ export interface StageFile {
 }
 
 /** The names a stage file may set: those of serverless.yml's params.default. */
-export const STAGE_PARAM_NAMES: readonly string[] = [...PARAM_NAMES, "memorySize"];
+export const STAGE_PARAM_NAMES: readonly string[] = PARAM_NAMES;
 
 /**
  * serverless.yml's params.default where it is not empty: what a parameter the file leaves out

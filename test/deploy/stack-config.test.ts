@@ -30,6 +30,9 @@ describe("stack parameters are validated and name the parameter at fault", () =>
     ],
     [{ redactFields: "remoteHost, remote-port" }, /Parameter redactFields must be .* got "remote-port"/],
     [{ redactSqlLiterals: "yes" }, /Parameter redactSqlLiterals must be "true" or "false", got "yes"/],
+    [{ memorySize: "1.5GB" }, /Parameter memorySize must be the function's memory in MB, .* got "1.5GB"/],
+    [{ memorySize: "64" }, /Parameter memorySize must be .* from 128 to 10240 .* got "64"/],
+    [{ memorySize: "20480" }, /Parameter memorySize must be .* got "20480"/],
   ])("%j", async (params, message) => {
     await expect(configWith(params)).rejects.toThrow(message);
   });
@@ -189,4 +192,15 @@ test("redactParams=hash adds an HMAC_256 key of the stack, GenerateMac on it alo
   ]);
   const plain = await configWith({});
   expect(JSON.stringify(plain)).not.toContain("ParamHashKey");
+});
+
+test("V8's old generation is a quarter of the function's memory (at least 128 MB), whatever memory the machine reports", async () => {
+  const optionsAt = async (memorySize: string) => (await configWith({ memorySize })).environment.NODE_OPTIONS;
+  expect(await optionsAt("")).toBe("--enable-source-maps --max-semi-space-size=8 --max-old-space-size=442");
+  expect(await optionsAt("3538")).toBe(
+    "--enable-source-maps --max-semi-space-size=8 --max-old-space-size=884",
+  );
+  // Never below 128 MB, V8's own choice at 256 MB: what the function keeps live must fit.
+  expect(await optionsAt("128")).toMatch(/ --max-old-space-size=128$/);
+  expect(await optionsAt("1024")).toMatch(/ --max-old-space-size=256$/);
 });

@@ -26,7 +26,7 @@ const statements = (): Statement[] => props("IamRoleLambdaExecution").Policies[0
 const sub = (text: string) => ({ "Fn::Sub": text });
 
 describe("the function", () => {
-  test("runs nodejs22.x on arm64 with source maps and a young generation held at 8 MiB semi-spaces, from the bundled handler", () => {
+  test("runs nodejs22.x on arm64 with source maps, a young generation held at 8 MiB semi-spaces and an old generation of a quarter of its memory, from the bundled handler", () => {
     const fn = props("DecryptLambdaFunction");
     expect(fn.Runtime).toBe("nodejs22.x");
     expect(fn.Architectures).toEqual(["arm64"]);
@@ -36,7 +36,7 @@ describe("the function", () => {
     // No reservation unless the reservedConcurrency parameter is given (deploy-errors.test.ts).
     expect(fn).not.toHaveProperty("ReservedConcurrentExecutions");
     expect(fn.Environment.Variables).toMatchObject({
-      NODE_OPTIONS: "--enable-source-maps --max-semi-space-size=8",
+      NODE_OPTIONS: "--enable-source-maps --max-semi-space-size=8 --max-old-space-size=442",
       DAS_RESOURCE_ID: "cluster-P74MFUJBI3PYA2N5L22YVVX3VY",
       OUTPUT_PREFIX: "decrypted/",
       QUARANTINE_PREFIX: "quarantine/",
