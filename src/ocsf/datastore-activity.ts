@@ -81,6 +81,8 @@ export interface RecordSource {
   readonly instanceId?: string | undefined;
   /** `time` for an event that carries no readable time (epoch ms), e.g. the S3 object's. */
   readonly fallbackTimeMs: number;
+  /** Members the event's line carries that are not the event's (left out of `unmapped`). */
+  readonly appended?: readonly string[];
 }
 
 /**
@@ -93,8 +95,66 @@ export function createDatastoreActivityMapper(
 ): (event: Readonly<Record<string, unknown>>, source: RecordSource) => DatastoreActivity | undefined {
   const cloud: DatastoreActivity["cloud"] = { provider: "AWS" };
   if (options.region !== undefined) cloud.region = options.region;
-  if (options.accountId !== undefined) cloud.account = { uid: options.accountId };
-  return (event, source) => (event.type === "record" ? toRow(event, source, options, cloud) : undefined);
+  if (options.accountId !== undefined) cloud.account = Object.freeze({ uid: options.accountId });
+  Object.freeze(cloud);
+  const shared = new SharedValues();
+  return (event, source) =>
+    event.type === "record" ? toRow(event, source, options, cloud, shared) : undefined;
+}
+
+/** Cached values at most, per kind, before a cache starts again. */
+const SHARED_LIMIT = 4096;
+/** Longer strings are rarely repeated: they are not looked up. */
+const SHARED_STRING_LENGTH = 64;
+
+/**
+ * What rows repeat, held once: equal sub-objects (frozen, so no row can change another's) and short
+ * strings. A row waits in memory for its Parquet row group, long enough to outlive V8's young
+ * generation; sharing what repeats (the user, the endpoints, the database, the product) keeps that
+ * to what differs from row to row.
+ */
+class SharedValues {
+  readonly #objects = new Map<string, object>();
+  readonly #strings = new Map<string, string>();
+
+  object<T extends object>(key: string, make: () => T): T {
+    let value = this.#objects.get(key) as T | undefined;
+    if (value === undefined) {
+      if (this.#objects.size >= SHARED_LIMIT) this.#objects.clear();
+      value = deepFreeze(make());
+      this.#objects.set(key, value);
+    }
+    return value;
+  }
+
+  string(value: string): string {
+    if (value.length > SHARED_STRING_LENGTH) return value;
+    const known = this.#strings.get(value);
+    if (known !== undefined) return known;
+    if (this.#strings.size >= SHARED_LIMIT) this.#strings.clear();
+    this.#strings.set(value, value);
+    return value;
+  }
+}
+
+function deepFreeze<T extends object>(value: T): T {
+  for (const member of Object.values(value)) {
+    if (typeof member === "object" && member !== null) deepFreeze(member);
+  }
+  return Object.freeze(value);
+}
+
+/** `type_name` per `activity_id`: the class's caption and the activity's. */
+const TYPE_NAMES = new Map<string, string>();
+
+function typeNameOf(activity: { readonly id: ActivityId; readonly name?: string }): string {
+  const caption = activity.id === 99 ? "Other" : (activity.name ?? "");
+  let name = TYPE_NAMES.get(caption);
+  if (name === undefined) {
+    name = `Datastore Activity: ${caption}`;
+    if (TYPE_NAMES.size < SHARED_LIMIT) TYPE_NAMES.set(caption, name);
+  }
+  return name;
 }
 
 function toRow(
@@ -102,8 +162,9 @@ function toRow(
   source: RecordSource,
   options: MapperOptions,
   cloud: DatastoreActivity["cloud"],
+  shared: SharedValues,
 ): DatastoreActivity {
-  const fields = eventFields(event);
+  const fields = eventFields(event, source.appended);
   const { text } = fields;
   const engine = engineOf(event);
   const activity = activityOf(event, engine);
@@ -117,7 +178,7 @@ function toRow(
     class_uid: 6005,
     class_name: "Datastore Activity",
     type_uid: 600500 + activity.id,
-    type_name: `Datastore Activity: ${activity.id === 99 ? "Other" : activity.name}`,
+    type_name: typeNameOf(activity),
     type_id: 1,
     type: "Database",
     severity_id: 1,
@@ -126,15 +187,12 @@ function toRow(
     status,
     time: time === undefined ? source.fallbackTimeMs : Date.parse(time),
     timezone_offset: 0,
-    metadata: metadataOf(fields, engine, source, options),
-    // Each row its own objects: a consumer that changes one row changes no other.
-    cloud: { ...cloud, ...(cloud.account === undefined ? {} : { account: { ...cloud.account } }) },
-    actor: { user: userOf(text("dbUserName")) },
-    src_endpoint: endpointOf(text("remoteHost"), "client") ?? { name: UNKNOWN },
-    database: { type_id: 1, type: "Relational" },
+    metadata: metadataOf(fields, engine, source, options, shared),
+    cloud,
+    actor: actorOf(text("dbUserName"), text("sessionId"), shared),
+    src_endpoint: clientOf(text("remoteHost"), fields, shared),
+    database: databaseOf(text("databaseName"), source.clusterId ?? source.instanceId, shared),
   };
-  const port = portOf(event.remotePort);
-  if (port !== undefined) row.src_endpoint.port = fields.use("remotePort", port);
   for (const [key, column] of [
     ["startTime", "start_time"],
     ["endTime", "end_time"],
@@ -143,26 +201,24 @@ function toRow(
     if (at !== undefined) row[column] = fields.use(key, Date.parse(at));
   }
   const code = text("exitCode");
-  if (code !== undefined) row.status_code = code;
+  if (code !== undefined) row.status_code = shared.string(code);
   const detail = fields.fit("errorMessage");
   if (detail !== undefined) row.status_detail = detail;
-  const session = text("sessionId");
-  if (session !== undefined) row.actor.session = { uid: session };
 
-  const server = endpointOf(text("serverHost"), "server");
+  const serverHost = text("serverHost");
   const service = text("serviceName");
-  if (server !== undefined || service !== undefined || source.instanceId !== undefined) {
-    row.dst_endpoint = { ...server };
-    if (service !== undefined) row.dst_endpoint.svc_name = service;
-    if (source.instanceId !== undefined) row.dst_endpoint.instance_uid = source.instanceId;
+  const instance = source.instanceId;
+  if (serverHost !== undefined || service !== undefined || instance !== undefined) {
+    row.dst_endpoint = shared.object(`${serverHost}\0${service}\0${instance}`, () => {
+      const server: Endpoint = { ...endpointOf(serverHost, "server") };
+      if (service !== undefined) server.svc_name = service;
+      if (instance !== undefined) server.instance_uid = instance;
+      return server;
+    });
   }
-  const databaseName = text("databaseName");
-  const resource = source.clusterId ?? source.instanceId;
-  if (databaseName !== undefined || resource === undefined) row.database.name = databaseName ?? UNKNOWN;
-  if (resource !== undefined) row.database.uid = resource;
   const objectName = text("objectName");
   if (objectName !== undefined) {
-    row.table = { name: objectName };
+    row.table = shared.object(`table\0${objectName}`, () => ({ name: objectName }));
     row.type_id = 3;
     row.type = "Table";
   }
@@ -178,15 +234,49 @@ function toRow(
       row.query_info.data = fields.use("paramList", JSON.stringify(params));
   }
   if (Array.isArray(event.paramList) && event.paramList.length === 0) fields.use("paramList", undefined);
-  const unmapped = unmappedOf(event, fields.used, fields.cut);
+  const unmapped = unmappedOf(event, fields.used, fields.cut, (value) => shared.string(value));
   if (unmapped !== undefined) row.unmapped = unmapped;
   return row;
 }
 
+function actorOf(
+  name: string | undefined,
+  session: string | undefined,
+  shared: SharedValues,
+): DatastoreActivity["actor"] {
+  return shared.object(`actor\0${name}\0${session}`, () =>
+    session === undefined ? { user: userOf(name) } : { user: userOf(name), session: { uid: session } },
+  );
+}
+
+/** `src_endpoint`, the client: its host and port (`remotePort` counts as placed when it is a port). */
+function clientOf(host: string | undefined, fields: EventFields, shared: SharedValues): Endpoint {
+  const port = portOf(fields.event.remotePort);
+  if (port !== undefined) fields.use("remotePort", port);
+  return shared.object(`client\0${host}\0${port}`, () => {
+    const client = endpointOf(host, "client") ?? { name: UNKNOWN };
+    if (port !== undefined) client.port = port;
+    return client;
+  });
+}
+
+function databaseOf(
+  name: string | undefined,
+  resource: string | undefined,
+  shared: SharedValues,
+): DatastoreActivity["database"] {
+  return shared.object(`database\0${name}\0${resource}`, () => {
+    const database: DatastoreActivity["database"] = { type_id: 1, type: "Relational" };
+    if (name !== undefined || resource === undefined) database.name = name ?? UNKNOWN;
+    if (resource !== undefined) database.uid = resource;
+    return database;
+  });
+}
+
 /** Reads event members for the row and remembers which ones it placed, so the rest go to `unmapped`. */
-function eventFields(event: Readonly<Record<string, unknown>>) {
+function eventFields(event: Readonly<Record<string, unknown>>, appended: readonly string[] = []) {
   // `type` is always "record" here: the row's class says as much.
-  const used = new Set<string>(["type"]);
+  const used = new Set<string>(["type", ...appended]);
   const cut = new Set<string>();
   const use = <T>(key: string, value: T): T => {
     used.add(key);
@@ -212,31 +302,38 @@ function eventFields(event: Readonly<Record<string, unknown>>) {
 
 type EventFields = ReturnType<typeof eventFields>;
 
+/** The profiles every row declares (shared, frozen). */
+const PROFILES: string[] = Object.freeze(["cloud"]) as string[];
+
 function metadataOf(
   fields: EventFields,
   engine: EngineName | undefined,
   source: RecordSource,
   options: MapperOptions,
+  shared: SharedValues,
 ): DatastoreActivity["metadata"] {
-  const feature: DatastoreActivity["metadata"]["product"]["feature"] = { name: engine ?? UNKNOWN };
   const serverVersion = fields.text("serverVersion");
-  if (serverVersion !== undefined) feature.version = serverVersion;
-  const metadata: DatastoreActivity["metadata"] = {
-    version: OCSF_VERSION,
-    product: {
+  const product = shared.object(`product\0${engine}\0${serverVersion}`, () => {
+    const feature: DatastoreActivity["metadata"]["product"]["feature"] = { name: engine ?? UNKNOWN };
+    if (serverVersion !== undefined) feature.version = serverVersion;
+    return {
       name: PRODUCT_NAME,
       vendor_name: PRODUCT_NAME,
       ...(options.productVersion === undefined ? {} : { version: options.productVersion }),
       feature,
-    },
-    profiles: ["cloud"],
+    };
+  });
+  const metadata: DatastoreActivity["metadata"] = {
+    version: OCSF_VERSION,
+    product,
+    profiles: PROFILES,
     log_provider: "Amazon RDS Database Activity Streams",
   };
   const resource = source.clusterId ?? source.instanceId;
   // RDS names the Kinesis stream it writes the events to after the resource.
-  if (resource !== undefined) metadata.log_name = `aws-rds-das-${resource}`;
+  if (resource !== undefined) metadata.log_name = shared.string(`aws-rds-das-${resource}`);
   const command = fields.text("command");
-  if (command !== undefined) metadata.event_code = command;
+  if (command !== undefined) metadata.event_code = shared.string(command);
   // `time` comes from logTime, else startTime (eventTimeOf): that field as the engine wrote it.
   for (const key of ["logTime", "startTime"]) {
     const written = fields.event[key];

@@ -1,7 +1,11 @@
 import { PassThrough } from "node:stream";
 import type { OutputFormat, SecurityLakeTarget } from "../config/config.ts";
 import type { ObjectStore } from "../output/s3-store.ts";
-import { createDatastoreActivityMapper, type DatastoreActivity } from "./datastore-activity.ts";
+import {
+  createDatastoreActivityMapper,
+  type DatastoreActivity,
+  type RecordSource,
+} from "./datastore-activity.ts";
 import { ParquetRowWriter } from "./parquet-writer.ts";
 
 /**
@@ -20,7 +24,7 @@ export function eventDayOf(timeMs: number): string {
 }
 
 /** The members the `events` format appends to each line, which are the record's or derived, not the event's. */
-const APPENDED = ["clusterId", "instanceId", "eventTime", "engine"] as const;
+const APPENDED: readonly string[] = ["clusterId", "instanceId", "eventTime", "engine"];
 
 /**
  * Writes the OCSF rows of one source object as it is decrypted: one Parquet file per event day,
@@ -113,23 +117,28 @@ export class SecurityLakeWriter {
     if (this.#format === "records") {
       const list = line.databaseActivityEventList;
       if (!Array.isArray(list)) return;
-      const source = sourceOf(line);
+      const source = this.#sourceOf(line, []);
       for (const event of list) await this.#addEvent(event as Record<string, unknown>, source);
       return;
     }
-    const source = sourceOf(line);
-    for (const name of APPENDED) delete line[name];
-    await this.#addEvent(line, source);
+    await this.#addEvent(line, this.#sourceOf(line, APPENDED));
   }
 
-  async #addEvent(
-    event: Record<string, unknown>,
-    source: { clusterId?: string; instanceId?: string },
-  ): Promise<void> {
-    const row = this.#map(event, { ...source, fallbackTimeMs: this.#fallbackTimeMs });
+  async #addEvent(event: Record<string, unknown>, source: RecordSource): Promise<void> {
+    const row = this.#map(event, source);
     if (row === undefined) return;
     await this.#dayOf(row).add(row);
     this.#rows += 1;
+  }
+
+  /** The record around the line's event(s): its resource, the object's time, the members to leave out. */
+  #sourceOf(line: Record<string, unknown>, appended: readonly string[]): RecordSource {
+    return {
+      ...(typeof line.clusterId === "string" ? { clusterId: line.clusterId } : {}),
+      ...(typeof line.instanceId === "string" ? { instanceId: line.instanceId } : {}),
+      fallbackTimeMs: this.#fallbackTimeMs,
+      appended,
+    };
   }
 
   #dayOf(row: DatastoreActivity): ParquetRowWriter {
@@ -159,11 +168,4 @@ export class SecurityLakeWriter {
     this.#days.set(day, { key, writer, upload });
     return writer;
   }
-}
-
-function sourceOf(line: Record<string, unknown>): { clusterId?: string; instanceId?: string } {
-  return {
-    ...(typeof line.clusterId === "string" ? { clusterId: line.clusterId } : {}),
-    ...(typeof line.instanceId === "string" ? { instanceId: line.instanceId } : {}),
-  };
 }

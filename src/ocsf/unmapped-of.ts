@@ -14,12 +14,15 @@ export function unmappedOf(
   event: Readonly<Record<string, unknown>>,
   used: ReadonlySet<string>,
   cut: ReadonlySet<string>,
+  /** The string a value is kept as (one shared copy of a repeated value). */
+  keep: (text: string) => string = (text) => text,
 ): Unmapped | undefined {
   let unmapped: Unmapped | undefined;
-  for (const [key, value] of Object.entries(event)) {
+  for (const key in event) {
+    const value = event[key];
     if ((used.has(key) && !cut.has(key)) || value === null || value === undefined) continue;
     unmapped ??= {};
-    unmapped[key] = typeof value === "string" ? value : JSON.stringify(value);
+    unmapped[key] = keep(typeof value === "string" ? value : JSON.stringify(value));
   }
   return unmapped;
 }

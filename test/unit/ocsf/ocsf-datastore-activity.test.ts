@@ -357,3 +357,59 @@ describe("the validator rejects what OCSF 1.1 does not allow", () => {
     ).toEqual([]);
   });
 });
+
+describe("rows share what repeats, and only that", () => {
+  test("each of 2,400 events per engine, mapped one after another by one mapper, gives the row a new mapper gives it", () => {
+    for (const engine of ENGINES) {
+      const events = eventsOf(engine);
+      const rows = events.map((event) => rowOf(event, engine));
+      events.forEach((event, index) => {
+        const alone = createDatastoreActivityMapper({
+          region: "eu-west-1",
+          accountId: "123456789012",
+          productVersion: "0.1.0",
+        })(event, sourceOf(engine));
+        expect(rows[index]).toEqual(alone);
+      });
+      // The generated events repeat their users and hosts: their sub-objects are the same objects.
+      const users = new Set(rows.map((row) => row.actor.user.name));
+      expect(new Set(rows.map((row) => row.actor.user)).size).toBeLessThan(rows.length);
+      expect(users.size).toBeGreaterThan(1);
+    }
+  });
+
+  test("two events that differ only in a shared member get different sub-objects", () => {
+    const [event] = eventsOf("aurora-postgresql").filter((e) => e.type === "record" && e.remotePort !== null);
+    const base = event as Event;
+    const source = sourceOf("aurora-postgresql");
+    for (const [member, value, path] of [
+      ["dbUserName", "someone_else", ["actor", "user", "name"]],
+      ["sessionId", "65a1b2c3.99", ["actor", "session", "uid"]],
+      ["remoteHost", "10.9.9.9", ["src_endpoint", "ip"]],
+      ["remotePort", "1", ["src_endpoint", "port"]],
+      ["serverHost", "10.8.8.8", ["dst_endpoint", "ip"]],
+      ["databaseName", "other_db", ["database", "name"]],
+      ["objectName", "other_table", ["table", "name"]],
+      ["serverVersion", "99.1", ["metadata", "product", "feature", "version"]],
+    ] as const) {
+      const first = map(base, source) as unknown as Record<string, unknown>;
+      const second = map({ ...base, [member]: value }, source) as unknown as Record<string, unknown>;
+      const read = (row: unknown) =>
+        path.reduce<unknown>((at, key) => (at as Record<string, unknown>)?.[key], row);
+      expect(read(second), member).toBe(member === "remotePort" ? 1 : value);
+      expect(read(first), member).not.toBe(read(second));
+    }
+  });
+
+  test("a shared sub-object cannot be changed through a row", () => {
+    const [a, b] = eventsOf("aurora-mysql")
+      .filter((e) => e.type === "record")
+      .map((event) => rowOf(event, "aurora-mysql"));
+    expect(Object.isFrozen(a?.cloud)).toBe(true);
+    expect(Object.isFrozen(a?.metadata.product.feature)).toBe(true);
+    expect(() => {
+      (a as DatastoreActivity).src_endpoint.port = 1;
+    }).toThrow(TypeError);
+    expect(b?.metadata.product).toBe(a?.metadata.product);
+  });
+});
