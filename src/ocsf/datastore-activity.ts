@@ -137,6 +137,23 @@ class SharedValues {
   }
 }
 
+/**
+ * The cache key of a kind of sub-object and the values it is made from: each value written with its
+ * length, so no two lists of values give one key (an absent value, `"undefined"` and values that
+ * hold the separator included).
+ */
+function keyOf(kind: string, ...values: (string | number | undefined)[]): string {
+  let key = kind;
+  for (const value of values) {
+    if (value === undefined) key += "|-";
+    else {
+      const text = String(value);
+      key += `|${text.length}:${text}`;
+    }
+  }
+  return key;
+}
+
 function deepFreeze<T extends object>(value: T): T {
   for (const member of Object.values(value)) {
     if (typeof member === "object" && member !== null) deepFreeze(member);
@@ -209,7 +226,7 @@ function toRow(
   const service = text("serviceName");
   const instance = source.instanceId;
   if (serverHost !== undefined || service !== undefined || instance !== undefined) {
-    row.dst_endpoint = shared.object(`${serverHost}\0${service}\0${instance}`, () => {
+    row.dst_endpoint = shared.object(keyOf("server", serverHost, service, instance), () => {
       const server: Endpoint = { ...endpointOf(serverHost, "server") };
       if (service !== undefined) server.svc_name = service;
       if (instance !== undefined) server.instance_uid = instance;
@@ -218,7 +235,7 @@ function toRow(
   }
   const objectName = text("objectName");
   if (objectName !== undefined) {
-    row.table = shared.object(`table\0${objectName}`, () => ({ name: objectName }));
+    row.table = shared.object(keyOf("table", objectName), () => ({ name: objectName }));
     row.type_id = 3;
     row.type = "Table";
   }
@@ -244,7 +261,7 @@ function actorOf(
   session: string | undefined,
   shared: SharedValues,
 ): DatastoreActivity["actor"] {
-  return shared.object(`actor\0${name}\0${session}`, () =>
+  return shared.object(keyOf("actor", name, session), () =>
     session === undefined ? { user: userOf(name) } : { user: userOf(name), session: { uid: session } },
   );
 }
@@ -253,7 +270,7 @@ function actorOf(
 function clientOf(host: string | undefined, fields: EventFields, shared: SharedValues): Endpoint {
   const port = portOf(fields.event.remotePort);
   if (port !== undefined) fields.use("remotePort", port);
-  return shared.object(`client\0${host}\0${port}`, () => {
+  return shared.object(keyOf("client", host, port), () => {
     const client = endpointOf(host, "client") ?? { name: UNKNOWN };
     if (port !== undefined) client.port = port;
     return client;
@@ -265,7 +282,7 @@ function databaseOf(
   resource: string | undefined,
   shared: SharedValues,
 ): DatastoreActivity["database"] {
-  return shared.object(`database\0${name}\0${resource}`, () => {
+  return shared.object(keyOf("database", name, resource), () => {
     const database: DatastoreActivity["database"] = { type_id: 1, type: "Relational" };
     if (name !== undefined || resource === undefined) database.name = name ?? UNKNOWN;
     if (resource !== undefined) database.uid = resource;
@@ -313,7 +330,7 @@ function metadataOf(
   shared: SharedValues,
 ): DatastoreActivity["metadata"] {
   const serverVersion = fields.text("serverVersion");
-  const product = shared.object(`product\0${engine}\0${serverVersion}`, () => {
+  const product = shared.object(keyOf("product", engine, serverVersion), () => {
     const feature: DatastoreActivity["metadata"]["product"]["feature"] = { name: engine ?? UNKNOWN };
     if (serverVersion !== undefined) feature.version = serverVersion;
     return {

@@ -401,6 +401,22 @@ describe("rows share what repeats, and only that", () => {
     }
   });
 
+  test('an absent member and one that reads "undefined" are not the same sub-object', () => {
+    const [event] = eventsOf("aurora-postgresql").filter((e) => e.type === "record");
+    const source = sourceOf("aurora-postgresql");
+    const mapper = createDatastoreActivityMapper();
+    const absent = mapper({ ...event, dbUserName: null, remoteHost: null, databaseName: null }, source);
+    const named = mapper(
+      { ...event, dbUserName: "undefined", remoteHost: "undefined", databaseName: "undefined" },
+      source,
+    );
+    expect(absent?.actor.user.name).toBe("unknown");
+    expect(absent?.src_endpoint.name).toBe("unknown");
+    expect(named?.actor.user.name).toBe("undefined");
+    expect(named?.src_endpoint.hostname).toBe("undefined");
+    expect(named?.database.name).toBe("undefined");
+  });
+
   test("a shared sub-object cannot be changed through a row", () => {
     const [a, b] = eventsOf("aurora-mysql")
       .filter((e) => e.type === "record")
