@@ -510,6 +510,9 @@ const sub = (text) => ({ "Fn::Sub": text });
 /** Lambda's memory limits, in MB, and the function's default (one vCPU, the cheapest per record). */
 const MEMORY_MB = { min: 128, max: 10240, default: 1769 };
 
+/** The exec wrapper Lambda runs node through: functions/node-flags.sh under the task root. */
+const EXEC_WRAPPER = "/var/task/functions/node-flags.sh";
+
 /** The old generation's floor: V8's own size at 256 MB of memory, twice what the function keeps live. */
 const MIN_OLD_SPACE_MB = 128;
 
@@ -573,6 +576,9 @@ module.exports = async ({ resolveVariable }) => {
   const lake = securityLakeOf(params);
   const environment = {
     NODE_OPTIONS: nodeOptions(memorySizeOf(params.memorySize)),
+    // Lambda's bootstrap gives node heap sizes of its own on the command line, which win over
+    // NODE_OPTIONS; this wrapper, in the package, drops them (functions/node-flags.sh).
+    AWS_LAMBDA_EXEC_WRAPPER: EXEC_WRAPPER,
     ...(params.dasResourceId !== "" ? { DAS_RESOURCE_ID: params.dasResourceId } : {}),
     ...(params.dasResourceIdMap !== "" ? { DAS_RESOURCE_ID_MAP: params.dasResourceIdMap } : {}),
     ...(params.outputBucket !== "" || output.separate ? { OUTPUT_BUCKET: outputBucket } : {}),

@@ -1,3 +1,5 @@
+import { execFileSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -6,7 +8,7 @@ import { afterAll, beforeAll, expect, test } from "vitest";
 import { buildFirehoseObject, expectedEventLines } from "../../src/local/fixtures.ts";
 import { type LocalStack, s3Notification, startLocalStack } from "../../src/local/stack.ts";
 import { putObject, readLines } from "../support/harness.ts";
-import { readTemplate, unzip } from "./packaged.ts";
+import { readTemplate, unzip, unzipEntries } from "./packaged.ts";
 
 const BUCKET = "das-bundle";
 const CLUSTER = "cluster-P74MFUJBI3PYA2N5L22YVVX3VY";
@@ -36,8 +38,12 @@ test("the packaged zip, loaded the way Lambda loads it, decrypts a fixture again
     await mkdir(dirname(join(unpacked, name)), { recursive: true });
     await writeFile(join(unpacked, name), bytes);
   }
-  // Nothing but the bundle and its source map: no node_modules to fall back on.
-  expect([...files.keys()].sort()).toEqual(["functions/decrypt.mjs", "functions/decrypt.mjs.map"]);
+  // Nothing but the bundle, its source map and the exec wrapper: no node_modules to fall back on.
+  expect([...files.keys()].sort()).toEqual([
+    "functions/decrypt.mjs",
+    "functions/decrypt.mjs.map",
+    "functions/node-flags.sh",
+  ]);
 
   // Lambda's rule: "<file>.<export>", the file being <file>.mjs / .js / .cjs under the task root.
   const [file, exported] = [
@@ -66,4 +72,52 @@ test("the packaged zip, loaded the way Lambda loads it, decrypts a fixture again
   const context = { getRemainingTimeInMillis: () => 60_000 };
   await handler(s3Notification(BUCKET, key), context);
   expect(await readLines(stack, BUCKET, `decrypted/${key}`)).toEqual(expectedEventLines(fixture.records));
+});
+
+test("Lambda's bootstrap, run through the packaged exec wrapper, gives node the V8 sizes of the function's NODE_OPTIONS", () => {
+  const template = readTemplate();
+  const fn = template.Resources.DecryptLambdaFunction?.Properties as {
+    Code: { S3Key: string };
+    MemorySize: number;
+    Environment: { Variables: Record<string, string> };
+  };
+  const { AWS_LAMBDA_EXEC_WRAPPER: wrapperPath, NODE_OPTIONS: nodeOptions } = fn.Environment.Variables;
+  expect(wrapperPath).toBe("/var/task/functions/node-flags.sh");
+  const entries = unzipEntries(
+    join(import.meta.dirname, "..", "..", ".serverless", fn.Code.S3Key.split("/").at(-1) ?? ""),
+  );
+  const wrapper = entries.get((wrapperPath ?? "").replace("/var/task/", ""));
+  // Lambda runs the wrapper itself: it must be an executable regular file in the zip.
+  expect(((wrapper?.mode ?? 0) & 0o170000).toString(8)).toBe("100000");
+  expect((wrapper?.mode ?? 0) & 0o755).toBe(0o755);
+  const script = join(unpacked, "node-flags.sh");
+  writeFileSync(script, wrapper?.bytes ?? "", { mode: 0o755 });
+  // How the nodejs runtime's /var/runtime/bootstrap starts node through a wrapper:
+  //   exec -- "$wrapper" /var/lang/bin/node --expose-gc --max-http-header-size 81920 \
+  //     --max-semi-space-size=<memory/10/2> --max-old-space-size=<memory - memory/10> /var/runtime/index.mjs
+  const memory = fn.MemorySize;
+  const newSpace = Math.floor(memory / 10);
+  const probe =
+    'const v8 = require("node:v8"); console.log(JSON.stringify({ limit: v8.getHeapStatistics().heap_size_limit, gc: typeof gc }))';
+  const run = (command: string, args: string[]) =>
+    JSON.parse(
+      execFileSync(command, args, { env: { ...process.env, NODE_OPTIONS: nodeOptions }, encoding: "utf8" }),
+    ) as { limit: number; gc: string };
+  const bootstrapArgs = [
+    "--expose-gc",
+    "--max-http-header-size",
+    "81920",
+    `--max-semi-space-size=${Math.floor(newSpace / 2)}`,
+    `--max-old-space-size=${memory - newSpace}`,
+    "-e",
+    probe,
+  ];
+  const direct = run(process.execPath, bootstrapArgs);
+  const wrapped = run(script, [process.execPath, ...bootstrapArgs]);
+  const optionsOnly = run(process.execPath, ["-e", probe]);
+  // Without the wrapper the bootstrap's sizes win; through it, NODE_OPTIONS' do, and the other flags stay.
+  expect(direct.limit).toBeGreaterThan(1024 * 1048576);
+  expect(wrapped.limit).toBe(optionsOnly.limit);
+  expect(wrapped.limit).toBeLessThan(512 * 1048576);
+  expect(wrapped.gc).toBe("function");
 });

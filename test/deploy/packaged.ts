@@ -97,12 +97,23 @@ export function readTemplate(): Template {
 
 /** The files of a zip archive (stored or deflated entries), read with the central directory. */
 export function unzip(path: string): Map<string, Buffer> {
+  return new Map([...unzipEntries(path)].map(([name, entry]) => [name, entry.bytes]));
+}
+
+/** A file of a zip archive: its bytes and its Unix mode (the high half of its external attributes). */
+export interface ZipEntry {
+  readonly bytes: Buffer;
+  readonly mode: number;
+}
+
+/** The files of a zip archive with their Unix modes. */
+export function unzipEntries(path: string): Map<string, ZipEntry> {
   const zip = readFileSync(path);
   const end = zip.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
   if (end < 0) throw new Error(`${path} is not a zip archive`);
   const count = zip.readUInt16LE(end + 10);
   let at = zip.readUInt32LE(end + 16);
-  const files = new Map<string, Buffer>();
+  const files = new Map<string, ZipEntry>();
   for (let i = 0; i < count; i += 1) {
     const method = zip.readUInt16LE(at + 10);
     const compressedSize = zip.readUInt32LE(at + 20);
@@ -113,7 +124,9 @@ export function unzip(path: string): Map<string, Buffer> {
     const name = zip.subarray(at + 46, at + 46 + nameLength).toString("utf8");
     const dataAt = localHeader + 30 + zip.readUInt16LE(localHeader + 26) + zip.readUInt16LE(localHeader + 28);
     const data = zip.subarray(dataAt, dataAt + compressedSize);
-    if (!name.endsWith("/")) files.set(name, method === 0 ? Buffer.from(data) : inflateRawSync(data));
+    const mode = zip.readUInt32LE(at + 38) >>> 16;
+    if (!name.endsWith("/"))
+      files.set(name, { bytes: method === 0 ? Buffer.from(data) : inflateRawSync(data), mode });
     at += 46 + nameLength + extraLength + commentLength;
   }
   return files;
