@@ -86,8 +86,8 @@ const functionNodeOptions = (
     nodeOptions: (memorySize: number) => string;
   }
 ).nodeOptions;
-/** The function's memory at which `DECRYPT_WORKERS=auto` starts `workers` workers (one per 1769 MB, none at one vCPU). */
-const memorySizeFor = (workers: number): number => 1769 * Math.max(1, workers);
+/** The function's memory at which `DECRYPT_WORKERS=auto` starts `workers` workers (one per 1769 MB, none at one vCPU; Lambda's largest is 10,240 MB). */
+const memorySizeFor = (workers: number): number => Math.min(10_240, 1769 * Math.max(1, workers));
 const MEMORY_REPEAT = Number(args.get("--memory-repeat") ?? "3");
 const COLD_ONLY = process.argv.includes("--cold");
 const REDACTION = args.get("--redaction") !== "off";
