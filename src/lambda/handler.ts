@@ -1,3 +1,4 @@
+import { getHeapStatistics } from "node:v8";
 import { Logger } from "@aws-lambda-powertools/logger";
 import type { Context } from "aws-lambda";
 import { type AwsClients, createClients, createEventBridgeClient } from "../config/clients.ts";
@@ -14,6 +15,7 @@ import {
   isBatchOperationsEvent,
 } from "./batch-operations.ts";
 import { type ObjectRef, parseEvent } from "./events.ts";
+import { heapSizeOverridden } from "./heap-size.ts";
 import { createMetrics, type ObjectMetrics } from "./metrics.ts";
 import { eventBridgePublisher, type ObjectEventPublisher } from "./object-events.ts";
 import { type Log, runObject } from "./run-object.ts";
@@ -66,6 +68,13 @@ export function createHandler(
     ? (options.objectEvents ?? eventBridgePublisher(createEventBridgeClient()))
     : undefined;
   const reporting = { logger, metrics, ...(objectEvents === undefined ? {} : { objectEvents }) };
+  const heap = heapSizeOverridden(env.NODE_OPTIONS, getHeapStatistics().heap_size_limit);
+  if (heap !== undefined) {
+    logger.warn(
+      "V8's heap is larger than NODE_OPTIONS sets: node was started with heap sizes of its own; AWS_LAMBDA_EXEC_WRAPPER should name the package's functions/node-flags.sh",
+      heap,
+    );
+  }
 
   return async (event, context) => {
     if (isBatchOperationsEvent(event)) {
