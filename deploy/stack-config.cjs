@@ -1178,7 +1178,6 @@ function firehoseResources(bucketName, params, outputKeyArn) {
 }
 
 module.exports.nodeOptions = nodeOptions;
-module.exports.memorySizeOf = memorySizeOf;
 module.exports.readParams = readParams;
 module.exports.checkParams = checkParams;
 module.exports.checkBucketNames = checkBucketNames;

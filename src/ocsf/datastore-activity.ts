@@ -3,7 +3,7 @@
  * Amazon Security Lake custom sources take. README.md beside this file has the field-by-field table.
  */
 import { type EngineName, engineOf, eventTimeOf, toUtcIsoTime } from "../lines/normalize-event.ts";
-import { type ActivityId, activityOf } from "./activity-of.ts";
+import { ACTIVITY, type ActivityId, activityOf } from "./activity-of.ts";
 import { type Endpoint, endpointOf, portOf } from "./endpoint-of.ts";
 import { STATUS, statusOf } from "./status-of.ts";
 import { type Unmapped, unmappedOf } from "./unmapped-of.ts";
@@ -127,14 +127,15 @@ class SharedValues {
     return value;
   }
 
-  string(value: string): string {
+  /** One copy of each short string (a property, so it can be passed on as it is). */
+  readonly string = (value: string): string => {
     if (value.length > SHARED_STRING_LENGTH) return value;
     const known = this.#strings.get(value);
     if (known !== undefined) return known;
     if (this.#strings.size >= SHARED_LIMIT) this.#strings.clear();
     this.#strings.set(value, value);
     return value;
-  }
+  };
 }
 
 /**
@@ -162,17 +163,9 @@ function deepFreeze<T extends object>(value: T): T {
 }
 
 /** `type_name` per `activity_id`: the class's caption and the activity's. */
-const TYPE_NAMES = new Map<string, string>();
-
-function typeNameOf(activity: { readonly id: ActivityId; readonly name?: string }): string {
-  const caption = activity.id === 99 ? "Other" : (activity.name ?? "");
-  let name = TYPE_NAMES.get(caption);
-  if (name === undefined) {
-    name = `Datastore Activity: ${caption}`;
-    if (TYPE_NAMES.size < SHARED_LIMIT) TYPE_NAMES.set(caption, name);
-  }
-  return name;
-}
+const TYPE_NAMES = new Map<number, string>(
+  Object.entries(ACTIVITY).map(([name, id]) => [id, `Datastore Activity: ${name}`]),
+);
 
 function toRow(
   event: Readonly<Record<string, unknown>>,
@@ -195,7 +188,7 @@ function toRow(
     class_uid: 6005,
     class_name: "Datastore Activity",
     type_uid: 600500 + activity.id,
-    type_name: typeNameOf(activity),
+    type_name: TYPE_NAMES.get(activity.id) as string,
     type_id: 1,
     type: "Database",
     severity_id: 1,
@@ -251,7 +244,7 @@ function toRow(
       row.query_info.data = fields.use("paramList", JSON.stringify(params));
   }
   if (Array.isArray(event.paramList) && event.paramList.length === 0) fields.use("paramList", undefined);
-  const unmapped = unmappedOf(event, fields.used, fields.cut, (value) => shared.string(value));
+  const unmapped = unmappedOf(event, fields.used, fields.cut, shared.string);
   if (unmapped !== undefined) row.unmapped = unmapped;
   return row;
 }
