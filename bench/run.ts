@@ -18,7 +18,8 @@
  *                   1769 MB for none, 3538 for two; a quarter of it, see deploy/stack-config.cjs)
  *   --security-lake off  skip the runs with the OCSF Parquet output on (by default, each 20-event
  *                   case also runs the handler on one CPU with SECURITY_LAKE_BUCKET set, and the
- *                   memory cases add the largest object with it, cold, reporting its peak RSS)
+ *                   memory cases add the largest object with it, cold, reporting its peak RSS);
+ *                   `--security-lake only` runs just those memory cases
  *   --redaction off skip the runs with redaction on (by default, each 20-event case also runs the
  *                   handler on one CPU with REDACT_SQL_LITERALS=true and REDACT_PARAMS=hash, alternating
  *                   with the runs without, and reports both)
@@ -92,6 +93,8 @@ const MEMORY_REPEAT = Number(args.get("--memory-repeat") ?? "3");
 const COLD_ONLY = process.argv.includes("--cold");
 const REDACTION = args.get("--redaction") !== "off";
 const SECURITY_LAKE = args.get("--security-lake") !== "off";
+/** `--security-lake only`: of the memory cases, only those with the OCSF Parquet output on. */
+const SECURITY_LAKE_ONLY = args.get("--security-lake") === "only";
 /** The OCSF Parquet output on, to a bucket of the bench's S3. */
 const SECURITY_LAKE_ENV = {
   SECURITY_LAKE_BUCKET: "bench-lake",
@@ -568,6 +571,7 @@ async function main(): Promise<void> {
         ])) {
           if (MEMORY_WORKERS !== undefined && Number(MEMORY_WORKERS) !== workers) continue;
           if (COLD_ONLY && warm) continue;
+          if (SECURITY_LAKE_ONLY && !withLake) continue;
           const runs: MemoryRun[] = [];
           let kmsCalls = 0;
           for (let round = 0; round < MEMORY_REPEAT; round += 1) {
