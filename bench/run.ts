@@ -81,12 +81,12 @@ const ONLY = args.get("--only");
 const HEAP_MB = args.get("--heap-mb");
 const CASE = args.get("--case");
 const MEMORY_WORKERS = args.get("--workers");
-/** The function's NODE_OPTIONS at `memorySize` MB, as deployed. */
-const functionNodeOptions = (
+/** The environment node runs with in the function of `memorySize` MB (NODE_OPTIONS, glibc's malloc), as deployed. */
+const functionEnvironment = (
   createRequire(import.meta.url)("../deploy/stack-config.cjs") as {
-    nodeOptions: (memorySize: number) => string;
+    runtimeEnvironment: (memorySize: number) => Record<string, string>;
   }
-).nodeOptions;
+).runtimeEnvironment;
 /** The function's memory at which `DECRYPT_WORKERS=auto` starts `workers` workers (one per 1769 MB, none at one vCPU; Lambda's largest is 10,240 MB). */
 const memorySizeFor = (workers: number): number => Math.min(10_240, 1769 * Math.max(1, workers));
 const MEMORY_REPEAT = Number(args.get("--memory-repeat") ?? "3");
@@ -593,7 +593,7 @@ async function main(): Promise<void> {
             case: "memory",
             workers,
             container: warm ? `warm (${WARM_UP_MB} MiB object before)` : "cold",
-            nodeOptions: functionNodeOptions(memorySizeFor(workers)),
+            environment: functionEnvironment(memorySizeFor(workers)),
             ...(HEAP_MB === undefined ? {} : { heapMB: Number(HEAP_MB) }),
             ...(withLake ? { output: "NDJSON + OCSF Parquet (SECURITY_LAKE_BUCKET)" } : {}),
             objectMB: +(objectBytes / 1e6).toFixed(1),
@@ -630,7 +630,8 @@ interface MemoryRun {
 
 /**
  * One memory run: the Lambda bundle alone in a fresh `node`, with the function's own NODE_OPTIONS
- * (from the stack's configuration, as Lambda would start it) and the bench's extra flags.
+ * and glibc settings (from the stack's configuration, as Lambda would start it) and the bench's
+ * extra flags.
  */
 async function runMemoryCase(
   bundle: string,
@@ -647,7 +648,7 @@ async function runMemoryCase(
   const child = spawn(process.execPath, [...flags, ...runArgs], {
     env: {
       ...process.env,
-      NODE_OPTIONS: functionNodeOptions(memorySizeFor(workers)),
+      ...functionEnvironment(memorySizeFor(workers)),
       DECRYPT_WORKERS: String(workers),
       POWERTOOLS_LOG_LEVEL: "SILENT",
       POWERTOOLS_METRICS_DISABLED: "true",

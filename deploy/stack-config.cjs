@@ -536,6 +536,30 @@ function nodeOptions(memorySize = MEMORY_MB.default) {
   return `--enable-source-maps --max-semi-space-size=8 --max-old-space-size=${oldSpace}`;
 }
 
+/**
+ * glibc's malloc in a function with decryption workers (3538 MB and more: DECRYPT_WORKERS=auto
+ * starts one per vCPU), read by glibc as node starts (BENCHMARKS.md, "glibc's mmap threshold").
+ * Blocks of 128 KiB or more (record batches and their decrypted lines, moved from thread to thread;
+ * upload parts) get pages of their own, given back to the system when freed. Left to glibc, the
+ * threshold rises to the size of each such block freed (up to 32 MiB); later blocks then come from
+ * the threads' heaps, where freed space stays in RSS: with two workers and the Security Lake output
+ * the process grew all through the 1.1 GB object, to 263 MB against 237 with this. Not set at one
+ * vCPU: there, fresh pages for each block cost the handler's thread a fifth more time on that
+ * object, for 10 MB.
+ */
+const MALLOC_ENVIRONMENT = { MALLOC_MMAP_THRESHOLD_: "131072" };
+
+/** The memory from which the function has decryption workers: two vCPUs. */
+const WORKERS_FROM_MB = 2 * 1769;
+
+/** The environment node runs with in the function of `memorySize` MB: its options, then glibc's. */
+function runtimeEnvironment(memorySize = MEMORY_MB.default) {
+  return {
+    NODE_OPTIONS: nodeOptions(memorySize),
+    ...(memorySize >= WORKERS_FROM_MB ? MALLOC_ENVIRONMENT : {}),
+  };
+}
+
 /** The function's memory in MB: the memorySize parameter, else the default; NaN when it is not one. */
 function memorySizeOf(value) {
   const text = String(value ?? "").trim();
@@ -575,7 +599,7 @@ module.exports = async ({ resolveVariable }) => {
   const publishing = params.objectEvents === "true";
   const lake = securityLakeOf(params);
   const environment = {
-    NODE_OPTIONS: nodeOptions(memorySizeOf(params.memorySize)),
+    ...runtimeEnvironment(memorySizeOf(params.memorySize)),
     // Lambda's bootstrap gives node heap sizes of its own on the command line, which win over
     // NODE_OPTIONS; this wrapper, in the package, drops them (functions/node-flags.sh).
     AWS_LAMBDA_EXEC_WRAPPER: EXEC_WRAPPER,
@@ -1178,6 +1202,7 @@ function firehoseResources(bucketName, params, outputKeyArn) {
 }
 
 module.exports.nodeOptions = nodeOptions;
+module.exports.runtimeEnvironment = runtimeEnvironment;
 module.exports.readParams = readParams;
 module.exports.checkParams = checkParams;
 module.exports.checkBucketNames = checkBucketNames;

@@ -194,6 +194,15 @@ test("redactParams=hash adds an HMAC_256 key of the stack, GenerateMac on it alo
   expect(JSON.stringify(plain)).not.toContain("ParamHashKey");
 });
 
+test("glibc's mmap threshold is fixed at 128 KiB from 3538 MB, where the function has decryption workers, and left to glibc below", async () => {
+  const mallocAt = async (memorySize: string) =>
+    (await configWith({ memorySize })).environment.MALLOC_MMAP_THRESHOLD_;
+  expect(await mallocAt("")).toBeUndefined();
+  expect(await mallocAt("3537")).toBeUndefined();
+  expect(await mallocAt("3538")).toBe("131072");
+  expect(await mallocAt("10240")).toBe("131072");
+});
+
 test("V8's old generation is a quarter of the function's memory (at least 128 MB), whatever memory the machine reports", async () => {
   const optionsAt = async (memorySize: string) => (await configWith({ memorySize })).environment.NODE_OPTIONS;
   expect(await optionsAt("")).toBe("--enable-source-maps --max-semi-space-size=8 --max-old-space-size=442");

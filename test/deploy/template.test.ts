@@ -35,6 +35,8 @@ describe("the function", () => {
     expect(fn.Timeout).toBe(900);
     // No reservation unless the reservedConcurrency parameter is given (deploy-errors.test.ts).
     expect(fn).not.toHaveProperty("ReservedConcurrentExecutions");
+    // glibc left to itself at one vCPU (no decryption workers): stack-config.test.ts.
+    expect(fn.Environment.Variables).not.toHaveProperty("MALLOC_MMAP_THRESHOLD_");
     expect(fn.Environment.Variables).toMatchObject({
       NODE_OPTIONS: "--enable-source-maps --max-semi-space-size=8 --max-old-space-size=442",
       DAS_RESOURCE_ID: "cluster-P74MFUJBI3PYA2N5L22YVVX3VY",
