@@ -44,7 +44,11 @@ export class ParquetRowWriter {
     this.#shred = shredderOf(
       DATASTORE_ACTIVITY_COLUMNS,
       [PARQUET_SCHEMA[0] as SchemaElement],
-      new Leaves(this.#leaves, rowGroupRows),
+      (path, repeated) => {
+        const leaf = new Leaf(path, repeated, rowGroupRows);
+        this.#leaves.push(leaf);
+        return leaf;
+      },
     );
   }
 
@@ -190,37 +194,23 @@ class Leaf {
   }
 }
 
-/** The leaves made so far, and the rows of a row group (each leaf's first capacity). */
-class Leaves {
-  readonly leaves: Leaf[];
-  readonly capacity: number;
-
-  constructor(leaves: Leaf[], capacity: number) {
-    this.leaves = leaves;
-    this.capacity = capacity;
-  }
-
-  add(schemaPath: SchemaElement[], repeated: boolean): Leaf {
-    const leaf = new Leaf(schemaPath, repeated, this.capacity);
-    this.leaves.push(leaf);
-    return leaf;
-  }
-}
+/** Makes the leaf column at `schemaPath` (in schema order, one call per leaf). */
+type NewLeaf = (schemaPath: SchemaElement[], repeated: boolean) => Leaf;
 
 /** Data pages of about this many value bytes at most (hyparquet-writer's default). */
 const PAGE_BYTES = 1 << 20;
 
 /**
  * The shredder of a struct of `columns` whose schema path is `parent` (the row: the root, at level
- * -1), adding one {@link Leaf} per leaf column to `leaves`, in schema order. A present optional
+ * -1), making one {@link Leaf} per leaf column with `newLeaf`, in schema order. A present optional
  * struct raises the level by one; so do a present list or map, each of their entries, and a present
  * element or value. The nesting is `elements()`': OPTIONAL LIST, REPEATED `list`, OPTIONAL `element`;
  * OPTIONAL MAP, REPEATED `key_value`, REQUIRED `key`, OPTIONAL `value`.
  */
-function shredderOf(columns: readonly Column[], parent: SchemaElement[], leaves: Leaves): Shred {
+function shredderOf(columns: readonly Column[], parent: SchemaElement[], newLeaf: NewLeaf): Shred {
   const members = columns.map((column): [string, Shred] => [
     column.name,
-    columnShredder(column, parent, leaves),
+    columnShredder(column, parent, newLeaf),
   ]);
   return (value, definition) => {
     const struct = value as Record<string, unknown> | null | undefined;
@@ -232,15 +222,15 @@ function shredderOf(columns: readonly Column[], parent: SchemaElement[], leaves:
   };
 }
 
-function columnShredder(column: Column, parent: SchemaElement[], leaves: Leaves): Shred {
+function columnShredder(column: Column, parent: SchemaElement[], newLeaf: NewLeaf): Shred {
   const [top, ...below] = elements(column) as [SchemaElement, ...SchemaElement[]];
   const path = [...parent, top];
   const present = (value: unknown): boolean => value !== null && value !== undefined;
   switch (column.type) {
     case "struct":
-      return shredderOf(column.fields, path, leaves);
+      return shredderOf(column.fields, path, newLeaf);
     case "list<string>": {
-      const element = leaves.add([...path, ...below], true);
+      const element = newLeaf([...path, ...below], true);
       return (value, definition) => {
         if (!present(value)) return element.add(null, definition);
         if (!Array.isArray(value)) throw new TypeError(`parquet column ${column.name} must be a list`);
@@ -252,8 +242,8 @@ function columnShredder(column: Column, parent: SchemaElement[], leaves: Leaves)
     }
     case "map<string,string>": {
       const [entry, keyElement, valueElement] = below as [SchemaElement, SchemaElement, SchemaElement];
-      const keys = leaves.add([...path, entry, keyElement], true);
-      const values = leaves.add([...path, entry, valueElement], true);
+      const keys = newLeaf([...path, entry, keyElement], true);
+      const values = newLeaf([...path, entry, valueElement], true);
       return (value, definition) => {
         if (!present(value)) {
           keys.add(null, definition);
@@ -272,7 +262,7 @@ function columnShredder(column: Column, parent: SchemaElement[], leaves: Leaves)
       };
     }
     default: {
-      const leaf = leaves.add(path, false);
+      const leaf = newLeaf(path, false);
       // The writer takes INT64 as `bigint`.
       const int64 = column.type === "int64";
       return (value, definition) => {
