@@ -543,9 +543,8 @@ function nodeOptions(memorySize = MEMORY_MB.default) {
  * upload parts) get pages of their own, given back to the system when freed. Left to glibc, the
  * threshold rises to the size of each such block freed (up to 32 MiB); later blocks then come from
  * the threads' heaps, where freed space stays in RSS: with two workers and the Security Lake output
- * the process grew all through the 1.1 GB object, to 263 MB against 237 with this. Not set at one
- * vCPU: there, fresh pages for each block cost the handler's thread a fifth more time on that
- * object, for 10 MB.
+ * the process grew all through the 1.1 GB object, to 263 MB against 237 with this. Not set below:
+ * when the handler's thread decrypts itself it cost 15-30 % more CPU a record, for 10 MB.
  */
 const MALLOC_ENVIRONMENT = { MALLOC_MMAP_THRESHOLD_: "131072" };
 
